@@ -1,0 +1,90 @@
+#include "engine/autograd.h"
+
+#include "engine/ops/elementwise.h"
+
+namespace dispa {
+namespace {
+
+struct TapeEntry {
+  const char* op_name;
+  std::shared_ptr<TensorImpl> output;
+  BackwardFn backward;
+};
+
+thread_local bool tls_grad_enabled = true;
+thread_local std::vector<TapeEntry> tls_tape;
+
+}  // namespace
+
+bool grad_enabled() { return tls_grad_enabled; }
+NoGrad::NoGrad() : previous_(tls_grad_enabled) { tls_grad_enabled = false; }
+NoGrad::~NoGrad() { tls_grad_enabled = previous_; }
+
+bool any_requires_grad(const std::vector<Tensor>& inputs) {
+  if (!tls_grad_enabled) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+bool any_requires_grad(std::initializer_list<Tensor> inputs) {
+  return any_requires_grad(std::vector<Tensor>(inputs));
+}
+
+void record(const char* op_name, const std::vector<Tensor>& inputs, const Tensor& output,
+            BackwardFn backward) {
+  if (!any_requires_grad(inputs)) return;
+  output.impl().requires_grad = true;
+  output.impl().is_leaf = false;
+  tls_tape.push_back({op_name, output.impl_ptr(), std::move(backward)});
+}
+void record(const char* op_name, std::initializer_list<Tensor> inputs, const Tensor& output,
+            BackwardFn backward) {
+  record(op_name, std::vector<Tensor>(inputs), output, std::move(backward));
+}
+
+size_t tape_size() { return tls_tape.size(); }
+void clear_tape() { tls_tape.clear(); }
+
+std::vector<std::string> tape_op_names() {
+  std::vector<std::string> names;
+  for (const TapeEntry& e : tls_tape) names.emplace_back(e.op_name);
+  return names;
+}
+
+void Tensor::backward() const {
+  DISPA_CHECK(numel() == 1, "backward: needs a scalar (one element), got {}", describe());
+  DISPA_CHECK(is_floating(dtype()), "backward: needs a floating tensor, got {}", describe());
+  DISPA_CHECK(requires_grad(), "backward: the tensor does not require a gradient "
+                               "(no recorded op reaches a parameter)");
+  accumulate_grad(Tensor::ones(shape(), dtype(), device()));
+  // Move the tape out first: closures must not see (or grow) the tape they are replayed from.
+  std::vector<TapeEntry> tape = std::move(tls_tape);
+  tls_tape.clear();
+  NoGrad no_grad;  // backward computations are not themselves recorded
+  for (auto it = tape.rbegin(); it != tape.rend(); ++it) {
+    if (!it->output->grad) continue;  // this output does not reach the loss
+    Tensor grad_output(it->output->grad);
+    it->output->grad.reset();          // intermediate: release as soon as consumed
+    it->backward(grad_output);
+    it->backward = nullptr;            // drop captured activations early
+  }
+}
+
+void Tensor::accumulate_grad(const Tensor& dx) const {
+  TensorImpl& self = impl();
+  if (!self.requires_grad) return;  // e.g. an index or a frozen input: nothing to accumulate
+  DISPA_CHECK(dx.shape() == self.shape,
+              "accumulate_grad: gradient shape {} does not match tensor shape {}{}",
+              shape_str(dx.shape()), shape_str(self.shape),
+              self.name.empty() ? "" : " (" + self.name + ")");
+  DISPA_CHECK(dx.dtype() == self.dtype && dx.device() == device(),
+              "accumulate_grad: gradient is {} but tensor is {}", dx.describe(), describe());
+  if (!self.grad) {
+    self.grad = dx.clone().impl_ptr();
+  } else {
+    Tensor g(self.grad);
+    add_inplace(g, dx);
+  }
+}
+
+}  // namespace dispa

@@ -1,0 +1,33 @@
+// Storage: one owned buffer on one device. Tensors share storage (reshape is a view).
+// CPU buffers are 64-byte aligned; CUDA buffers come from the caching allocator (cuda/allocator.h).
+#pragma once
+#include <cstddef>
+#include <memory>
+
+#include "engine/dtype.h"
+
+namespace dispa {
+
+class Storage {
+ public:
+  Storage(size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t nbytes_ = 0;
+  Device device_;
+};
+
+// Copies nbytes between any two devices (host<->device copies go through cudaMemcpy).
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes);
+// Sets nbytes to zero on the given device.
+void zero_bytes(void* dst, Device device, size_t nbytes);
+
+}  // namespace dispa

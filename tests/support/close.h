@@ -1,0 +1,54 @@
+// Closeness checks that fail on NaN/Inf: the comparison is written !(err <= tol) so NaN lands on
+// the failing side, and the message gives the index, both values and the tolerance.
+#pragma once
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include "engine/tensor.h"
+
+namespace dispa::test {
+
+struct Tolerance {
+  double abs = 1e-6;
+  double rel = 1e-5;
+};
+
+// Empty string when every element is within tol, otherwise a description of the first failure.
+inline std::string compare_values(const std::vector<double>& got, const std::vector<double>& want,
+                                  Tolerance tol) {
+  if (got.size() != want.size())
+    return fmt::format("size mismatch: got {} values, want {}", got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isfinite(want[i]) && !std::isfinite(got[i]))
+      return fmt::format("index {}: got non-finite {} where {} was expected", i, got[i], want[i]);
+    const double err = std::abs(got[i] - want[i]);
+    if (!(err <= tol.abs + tol.rel * std::abs(want[i])))
+      return fmt::format("index {}: got {:.9g}, want {:.9g} (|err| {:.3g} > abs {} + rel {})", i, got[i],
+                         want[i], err, tol.abs, tol.rel);
+  }
+  return {};
+}
+
+inline std::string compare_tensors(const Tensor& got, const Tensor& want, Tolerance tol) {
+  if (got.shape() != want.shape())
+    return fmt::format("shape mismatch: got {}, want {}", got.describe(), want.describe());
+  return compare_values(got.to_f64_vector(), want.to_f64_vector(), tol);
+}
+
+}  // namespace dispa::test
+
+#define CHECK_CLOSE_TENSOR(got, want, ...)                                                       \
+  do {                                                                                           \
+    const std::string dispa_msg_ = ::dispa::test::compare_tensors((got), (want), {__VA_ARGS__}); \
+    CHECK_MESSAGE(dispa_msg_.empty(), dispa_msg_);                                               \
+  } while (0)
+
+#define CHECK_CLOSE_VALUES(got, want, ...)                                                       \
+  do {                                                                                           \
+    const std::string dispa_msg_ = ::dispa::test::compare_values((got), (want), {__VA_ARGS__});  \
+    CHECK_MESSAGE(dispa_msg_.empty(), dispa_msg_);                                               \
+  } while (0)
