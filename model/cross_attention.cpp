@@ -20,16 +20,23 @@ AttentionKind parse_attention_kind(const std::string& name) {
 
 double lambda_init_for_depth(int depth) { return 0.8 - 0.6 * std::exp(-0.3 * depth); }
 
+namespace {
+int64_t checked_head_dim(AttentionKind kind, int64_t attn_dim, int heads) {
+  const int64_t split = kind == AttentionKind::differential ? 2 * int64_t(heads) : int64_t(heads);
+  DISPA_CHECK(heads > 0 && attn_dim % split == 0, "cross-attention: attn_dim {} must be divisible by {} ({} heads{})",
+              attn_dim, split, heads, kind == AttentionKind::differential ? ", two halves each" : "");
+  return attn_dim / split;
+}
+}  // namespace
+
 CrossAttention::CrossAttention(AttentionKind kind_, int64_t embed_dim, int64_t attn_dim_, int heads_, int depth,
                                double rms_eps_, Generator& init_rng)
-    : kind(kind_), heads(heads_), attn_dim(attn_dim_), lambda_init(lambda_init_for_depth(depth)), rms_eps(rms_eps_),
+    : kind(kind_), heads(heads_), attn_dim(attn_dim_),
       q_proj(embed_dim, attn_dim_, false, init_rng), k_proj(embed_dim, attn_dim_, false, init_rng),
-      v_proj(embed_dim, attn_dim_, false, init_rng), out_proj(attn_dim_, embed_dim, false, init_rng) {
-  const int64_t per_head_split = kind == AttentionKind::differential ? 2 * heads : heads;
-  DISPA_CHECK(heads > 0 && attn_dim % per_head_split == 0,
-              "cross-attention: attn_dim {} must be divisible by {} ({} heads{})", attn_dim, per_head_split, heads,
-              kind == AttentionKind::differential ? ", two halves each" : "");
-  head_dim = attn_dim / per_head_split;
+      head_dim(checked_head_dim(kind_, attn_dim_, heads_)), lambda_init(lambda_init_for_depth(depth)),
+      rms_eps(rms_eps_), q_proj(embed_dim, attn_dim_, false, init_rng), k_proj(embed_dim, attn_dim_, false, init_rng),
+      v_proj(embed_dim, attn_dim_, false, init_rng), out_proj(attn_dim_, embed_dim, false, init_rng),
+      subln(kind_ == AttentionKind::differential ? 2 * head_dim : head_dim, rms_eps_) {
   register_module("q_proj", q_proj);
   register_module("k_proj", k_proj);
   register_module("v_proj", v_proj);
@@ -41,10 +48,8 @@ CrossAttention::CrossAttention(AttentionKind kind_, int64_t embed_dim, int64_t a
       *tensor = register_parameter(name, Tensor::empty({head_dim}));
       init::normal_(*tensor, 0.0, 0.1, init_rng);
     }
-    subln_weight = register_parameter("subln.weight", Tensor::ones({2 * head_dim}));
-  } else {
-    subln_weight = register_parameter("subln.weight", Tensor::ones({head_dim}));
   }
+  register_module("subln", subln);
 }
 
 Tensor CrossAttention::lambda() const {
@@ -60,7 +65,7 @@ AttentionOutput CrossAttention::forward(const Tensor& queries, const Tensor& key
   const Tensor q = q_proj.forward(queries);      // [B, Lq, A]
   const Tensor k = k_proj.forward(keys_values);  // [B, Lk, A]
   const Tensor v = v_proj.forward(keys_values);  // [B, Lk, A]
-  DiffAttentionResult r = diff_attention(q, k, v, key_mask, lambda(), lambda_init, subln_weight, heads, rms_eps);
+  DiffAttentionResult r = diff_attention(q, k, v, key_mask, lambda(), lambda_init, subln.weight, heads, rms_eps);
   return {out_proj.forward(r.output), r.attention};
 }
 
@@ -90,7 +95,7 @@ AttentionOutput CrossAttention::forward_unfused(const Tensor& queries, const Ten
     attention = probabilities(mul_scalar(matmul(qh, kh, false, true), scale));
     values = permute(v.reshape({B, Lk, H, D}), {0, 2, 1, 3});
   }
-  Tensor o = rms_norm(matmul(attention, values), subln_weight, rms_eps);       // [B, H, Lq, 2D or D]
+  Tensor o = subln.forward(matmul(attention, values));       // [B, H, Lq, 2D or D]
   if (kind == AttentionKind::differential) o = mul_scalar(o, 1.0 - lambda_init);
   o = permute(o, {0, 2, 1, 3}).reshape({B, Lq, attn_dim});
   return {out_proj.forward(o), attention.detach()};

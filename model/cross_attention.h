@@ -42,7 +42,8 @@ class CrossAttention : public Module {
   double lambda_init, rms_eps;
   bool use_fused = true;       // differential only; vanilla always runs unfused
   Linear q_proj, k_proj, v_proj, out_proj;
-  Tensor lambda_q1, lambda_k1, lambda_q2, lambda_k2, subln_weight;
+  RMSNorm subln;  // over 2D (differential) or D (vanilla)
+  Tensor lambda_q1, lambda_k1, lambda_q2, lambda_k2;
 };
 
 }  // namespace dispa

@@ -29,6 +29,10 @@ Tensor LayerNorm::forward(const Tensor& x) const {
   return layer_norm(x, static_cast<int>(weight.ndim()), weight, bias, eps);
 }
 
+RMSNorm::RMSNorm(int64_t dim, double eps_) : eps(eps_) { weight = register_parameter("weight", Tensor::ones({dim})); }
+
+Tensor RMSNorm::forward(const Tensor& x) const { return rms_norm(x, weight, eps); }
+
 BatchNorm1d::BatchNorm1d(int64_t channels, double eps_, double momentum_) : eps(eps_), momentum(momentum_) {
   weight = register_parameter("weight", Tensor::ones({channels}));
   bias = register_parameter("bias", Tensor::zeros({channels}));

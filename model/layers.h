@@ -28,6 +28,15 @@ class LayerNorm : public Module {
   double eps;
 };
 
+// RMSNorm over the last dim with a weight (no bias): y = x · rsqrt(mean(x²) + eps) · weight.
+class RMSNorm : public Module {
+ public:
+  RMSNorm(int64_t dim, double eps);
+  Tensor forward(const Tensor& x) const;
+  Tensor weight;
+  double eps;
+};
+
 class BatchNorm1d : public Module {
  public:
   BatchNorm1d(int64_t channels, double eps, double momentum);
