@@ -32,7 +32,6 @@ int64_t checked_head_dim(AttentionKind kind, int64_t attn_dim, int heads) {
 CrossAttention::CrossAttention(AttentionKind kind_, int64_t embed_dim, int64_t attn_dim_, int heads_, int depth,
                                double rms_eps_, Generator& init_rng)
     : kind(kind_), heads(heads_), attn_dim(attn_dim_),
-      q_proj(embed_dim, attn_dim_, false, init_rng), k_proj(embed_dim, attn_dim_, false, init_rng),
       head_dim(checked_head_dim(kind_, attn_dim_, heads_)), lambda_init(lambda_init_for_depth(depth)),
       rms_eps(rms_eps_), q_proj(embed_dim, attn_dim_, false, init_rng), k_proj(embed_dim, attn_dim_, false, init_rng),
       v_proj(embed_dim, attn_dim_, false, init_rng), out_proj(attn_dim_, embed_dim, false, init_rng),
