@@ -4,6 +4,9 @@
 // unfused differential attention.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "engine/autograd.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops/loss.h"
@@ -51,7 +54,17 @@ void check_training_gradients(const std::filesystem::path& dir, bool fused) {
     auto it = want.tensors.find("grad." + name);
     REQUIRE_MESSAGE(it != want.tensors.end(), "fixture has no gradient for " << name);
     REQUIRE_MESSAGE(param.has_grad(), "no gradient reached " << name);
-    CHECK_CLOSE_TENSOR(param.grad(), it->second, 1e-6, 1e-3);
+    // A Linear bias that feeds a training-mode BatchNorm has an exact zero gradient (the batch
+    // mean cancels it); both sides then hold float32 rounding noise (~1e-6), so such
+    // analytically-zero gradients are checked against an absolute bound instead.
+    double reference_scale = 0, ours_scale = 0;
+    for (double g : it->second.to_f64_vector()) reference_scale = std::max(reference_scale, std::abs(g));
+    for (double g : param.grad().to_f64_vector()) ours_scale = std::max(ours_scale, std::abs(g));
+    if (reference_scale < 1e-5) {
+      CHECK_MESSAGE(ours_scale < 1e-5, "gradient should be ~0 (max |ref| " << reference_scale << "), ours max " << ours_scale);
+    } else {
+      CHECK_CLOSE_TENSOR(param.grad(), it->second, 1e-6, 1e-3);
+    }
     ++compared;
   }
   int fixture_grads = 0;
