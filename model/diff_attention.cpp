@@ -380,11 +380,11 @@ DiffAttentionResult diff_attention(const Tensor& q, const Tensor& k, const Tenso
                reduce_partials(partial, pairs, dims.cols(), dlambda.data<T>(), dweight.data<T>());
              });
            }
-           q.accumulate_grad(dq);
-           k.accumulate_grad(dk);
-           v.accumulate_grad(dv);
-           lambda.accumulate_grad(dlambda);
-           subln_weight.accumulate_grad(dweight);
+           q.accumulate_grad(std::move(dq));
+           k.accumulate_grad(std::move(dk));
+           v.accumulate_grad(std::move(dv));
+           lambda.accumulate_grad(std::move(dlambda));
+           subln_weight.accumulate_grad(std::move(dweight));
          });
   return {y, attention};
 }

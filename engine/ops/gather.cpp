@@ -183,7 +183,7 @@ Tensor gather_rows(const Tensor& table, const Tensor& index) {
         });
       });
     }
-    table.accumulate_grad(dtable);
+    table.accumulate_grad(std::move(dtable));
   });
   return out;
 }
@@ -229,7 +229,7 @@ Tensor gather_columns(const Tensor& x, const Tensor& index) {
         });
       });
     }
-    x.accumulate_grad(dx);
+    x.accumulate_grad(std::move(dx));
   });
   return out;
 }

@@ -70,7 +70,7 @@ Tensor mse_loss(const Tensor& prediction, const Tensor& target) {
         for (int64_t i = 0; i < n; ++i) d[i] = mse_grad(p[i], t[i], scale);
       }
     });
-    prediction.accumulate_grad(dp);
+    prediction.accumulate_grad(std::move(dp));
   });
   return out;
 }

@@ -145,9 +145,9 @@ Tensor row_norm(const char* op, const Tensor& x, int64_t D, const Tensor& weight
                                  D, centered);
       });
     }
-    x.accumulate_grad(dx);
-    if (dw.defined()) weight.accumulate_grad(dw);
-    if (db.defined()) bias.accumulate_grad(db);
+    x.accumulate_grad(std::move(dx));
+    if (dw.defined()) weight.accumulate_grad(std::move(dw));
+    if (db.defined()) bias.accumulate_grad(std::move(db));
   });
   return y;
 }
@@ -307,9 +307,9 @@ Tensor batch_norm1d(const Tensor& x, const Tensor& weight, const Tensor& bias, T
                                    training);
       });
     }
-    x.accumulate_grad(dx);
-    if (dw.defined()) weight.accumulate_grad(dw);
-    if (db.defined()) bias.accumulate_grad(db);
+    x.accumulate_grad(std::move(dx));
+    if (dw.defined()) weight.accumulate_grad(std::move(dw));
+    if (db.defined()) bias.accumulate_grad(std::move(db));
   });
   return y;
 }

@@ -109,7 +109,7 @@ Tensor reduce(const char* op, const Tensor& x, const ReduceSplit& s, const Shape
         });
       }
     }
-    x.accumulate_grad(dx);
+    x.accumulate_grad(std::move(dx));
   });
   return out;
 }

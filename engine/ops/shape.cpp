@@ -198,7 +198,7 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
   record("slice", {x}, out, [x, full, start, end](const Tensor& dy) {
     Tensor dx = Tensor::zeros_like(x);  // zeros outside [start, end)
     copy_block(dy, dx, axis_range_copy(full, start, end, /*to_part=*/false));
-    x.accumulate_grad(dx);
+    x.accumulate_grad(std::move(dx));
   });
   return out;
 }

@@ -104,7 +104,7 @@ void record_softmax_backward(const char* op, const Tensor& x, const Tensor& y) {
         });
       }
     }
-    x.accumulate_grad(dx);
+    x.accumulate_grad(std::move(dx));
   });
 }
 
