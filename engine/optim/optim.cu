@@ -21,18 +21,18 @@ __device__ inline int find_row(const OptimTensorEntry* table, int n, int64_t i) 
   return lo;
 }
 
-// Calls body(row, local index) for every flat index this thread owns.
+// Calls body(row, local index) for every flat index this thread owns; the current row is kept in
+// registers and looked up again only when the index leaves it.
 template <typename Body>
 __device__ inline void for_each_element(const OptimTensorEntry* table, int n, int64_t total, Body body) {
-  int row = 0;
-  int64_t row_begin = 0, row_end = -1;
+  OptimTensorEntry row{};
+  int64_t row_end = -1;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
-    if (i < row_begin || i >= row_end) {
-      row = find_row(table, n, i);
-      row_begin = table[row].start;
-      row_end = row_begin + table[row].numel;
+    if (i < row.start || i >= row_end) {
+      row = table[find_row(table, n, i)];
+      row_end = row.start + row.numel;
     }
-    body(table[row], i - row_begin);
+    body(row, i - row.start);
   }
 }
 
@@ -93,7 +93,8 @@ void sgd_step_fused(const OptimTensorEntry* table, int n, int64_t total, const S
 void grad_sq_norm_fused(const OptimTensorEntry* table, int n, int64_t total, double* out) {
   if (n == 0 || total == 0) return;
   // Fewer blocks than elementwise: each block ends in an atomic, and a few thousand suffice.
-  const int grid = dispa_grid_for(total, kThreads) < 4096 ? dispa_grid_for(total, kThreads) : 4096;
+  const int blocks = dispa_grid_for(total, kThreads);
+  const int grid = blocks < 4096 ? blocks : 4096;
   grad_sq_norm_fused_kernel<<<grid, kThreads, 0, current_stream()>>>(table, n, total, out);
   DISPA_CUDA_CHECK_LAUNCH("grad_sq_norm_fused_kernel");
 }
