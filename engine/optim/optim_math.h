@@ -33,10 +33,13 @@ struct SgdScalars {
 // PyTorch every parameter counts its own steps (a parameter without a gradient is not stepped).
 template <typename T>
 DISPA_HD inline void adam_update(T& p, T g, T& m, T& v, const AdamScalars<T>& s, T step_size, T bias_c2_sqrt) {
-  if (s.decoupled) {
-    p = p * s.decay_factor;
-  } else {
-    g = g + s.weight_decay * p;
+  // Skipped entirely when weight_decay is 0, as PyTorch does (0 * inf would otherwise be NaN).
+  if (s.weight_decay != T(0)) {
+    if (s.decoupled) {
+      p = p * s.decay_factor;
+    } else {
+      g = g + s.weight_decay * p;
+    }
   }
   m = s.beta1 * m + (T(1) - s.beta1) * g;
   v = s.beta2 * v + (T(1) - s.beta2) * g * g;
@@ -47,7 +50,7 @@ DISPA_HD inline void adam_update(T& p, T g, T& m, T& v, const AdamScalars<T>& s,
 // buf may be null when momentum is 0 (no state kept, as PyTorch).
 template <typename T>
 DISPA_HD inline void sgd_update(T& p, T g, T* buf, const SgdScalars<T>& s) {
-  T d = g + s.weight_decay * p;
+  T d = s.weight_decay != T(0) ? g + s.weight_decay * p : g;
   if (buf != nullptr) {
     *buf = s.momentum * *buf + d;
     d = *buf;

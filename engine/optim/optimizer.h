@@ -48,6 +48,7 @@ class Optimizer {
 };
 
 // torch.optim.SGD: v = momentum * v + g (+ weight_decay * p in g); p -= lr * v.
+// State keys: "<param>.momentum_buffer" (only with momentum) and "step".
 class SGD : public Optimizer {
  public:
   SGD(NamedTensors params, double lr, double momentum = 0.0, double weight_decay = 0.0);
@@ -63,7 +64,8 @@ class SGD : public Optimizer {
 
 // torch.optim.Adam (L2: g += weight_decay * p before the moments) and torch.optim.AdamW
 // (decoupled: p *= 1 - lr * weight_decay before the update), eps added after the bias-corrected
-// sqrt as PyTorch does: p -= lr * m̂ / (sqrt(v̂) + eps).
+// sqrt as PyTorch does: p -= lr * m̂ / (sqrt(v̂) + eps). State keys: "<param>.exp_avg",
+// "<param>.exp_avg_sq", "<param>.step" (PyTorch's per-parameter step) and "step" (step() calls).
 class Adam : public Optimizer {
  public:
   Adam(NamedTensors params, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
