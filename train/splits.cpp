@@ -7,7 +7,6 @@
 #include <map>
 
 #include "engine/error.h"
-#include "engine/philox.h"
 #include "train/tsv_reader.h"
 
 namespace dispa::train {
@@ -100,18 +99,6 @@ const std::string& lookup(const std::unordered_map<std::string, std::string>& m,
 }
 
 }  // namespace
-
-std::vector<int64_t> philox_permutation(int64_t n, uint64_t seed, uint64_t stream) {
-  std::vector<int64_t> p(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = i;
-  for (int64_t i = n - 1; i > 0; --i) {
-    const PhiloxBlock b = philox4x32_10((stream << 40) + static_cast<uint64_t>(n - 1 - i), seed);
-    const uint64_t x = (static_cast<uint64_t>(b.w[1]) << 32) | b.w[0];
-    const auto j = static_cast<int64_t>((static_cast<unsigned __int128>(x) * static_cast<uint64_t>(i + 1)) >> 64);
-    std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(j)]);
-  }
-  return p;
-}
 
 std::string_view role_name(Role role) {
   switch (role) {

@@ -30,10 +30,8 @@
 // one unit, even when strata are small (a lineage with 1 cell line). Items within a stratum are
 // shuffled before the roles are dealt.
 //
-// Randomness: philox_permutation is a Fisher-Yates shuffle whose j-th draw is a 64-bit Philox
-// word pair (key = seed, counter = stream * 2^40 + j), mapped to [0, i] by the multiply-shift
-// (x * (i+1)) >> 64 (bias < n / 2^64). Unlike std::uniform_int_distribution it is the same on every
-// standard library, so a seed gives the same split everywhere.
+// Randomness: every shuffle is train/permutation.h's philox_permutation (the trainer's too), on
+// its own stream per use, so a seed gives the same split on every machine and standard library.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -42,6 +40,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "train/permutation.h"
 #include "train/response.h"
 
 namespace dispa::train {
@@ -102,8 +101,5 @@ void write_split(const std::filesystem::path& file, const ResponseTable& table, 
 // Reads a split for `table`: every pair of the table must appear exactly once, and every row must
 // be a pair of the table (errors name the file, line and ids); then check_split.
 Split read_split(const std::filesystem::path& file, const ResponseTable& table);
-
-// A uniformly random permutation of 0..n-1 for (seed, stream); see the header comment.
-std::vector<int64_t> philox_permutation(int64_t n, uint64_t seed, uint64_t stream);
 
 }  // namespace dispa::train
