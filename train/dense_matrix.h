@@ -2,10 +2,12 @@
 // Our own on purpose (no BLAS dependency in the library): the systems are at most a few thousand
 // unknowns, solved a handful of times per run.
 //
-// Cholesky (Golub & Van Loan, Matrix Computations, alg. 4.2.1, column by column): for j = 0..n-1,
-//   L[j][j] = sqrt(A[j][j] - sum_k<j L[j][k]^2),
-//   L[i][j] = (A[i][j] - sum_k<j L[i][k] L[j][k]) / L[j][j]    for i > j (independent: OpenMP),
-// with every inner sum a contiguous row-times-row dot product in row-major storage.
+// Cholesky (Golub & Van Loan, Matrix Computations, 4th ed., alg. 4.2.1 and its blocked right-looking
+// form, sec. 4.2.9): for each block of 64 columns, factor the diagonal block, solve the panel below
+// it, and subtract the panel's outer product from the trailing lower triangle:
+//   L[j][j] = sqrt(A[j][j] - sum_k<j L[j][k]^2),  L[i][j] = (A[i][j] - sum_k<j L[i][k] L[j][k]) / L[j][j].
+// Blocking matters: the plain column-by-column loop streams the whole matrix once per column and
+// took 5 s for n = 2754 here; every inner sum is a contiguous row-times-row dot product.
 #pragma once
 #include <cstdint>
 #include <span>
