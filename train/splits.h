@@ -32,6 +32,9 @@
 //
 // Randomness: every shuffle is train/permutation.h's philox_permutation (the trainer's too), on
 // its own stream per use, so a seed gives the same split on every machine and standard library.
+// Units are shuffled in table order (response.tsv file order for pairs, first appearance for ids),
+// so the same seed on a reordered file gives another split: reuse a split through its file, which
+// is keyed by ids.
 #pragma once
 #include <cstdint>
 #include <filesystem>
