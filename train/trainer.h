@@ -11,6 +11,7 @@
 #include "engine/optim/schedule.h"
 #include "model/dispa.h"
 #include "train/dataset.h"
+#include "train/permutation.h"  // philox_permutation (epoch order)
 
 namespace dispa::train {
 
@@ -47,8 +48,5 @@ TrainResult train_model(Dispa& model, const FeaturizedDataset& data, const std::
 // Eval-mode predictions for the given pairs, in order.
 std::vector<float> predict_pairs(Dispa& model, const FeaturizedDataset& data, const std::vector<int64_t>& pairs,
                                  int64_t batch_size = 1024);
-
-// Deterministic Fisher-Yates permutation of [0, n) from Philox words of (seed, stream).
-std::vector<int64_t> philox_permutation(int64_t n, uint64_t seed, uint64_t stream);
 
 }  // namespace dispa::train
