@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <mutex>
 
-namespace dispa::log {
+namespace dispa::logging {
 namespace {
 std::atomic<bool> g_quiet{false};
 std::mutex g_mutex;
@@ -64,4 +64,4 @@ void Progress::draw(bool final_line) {
   std::fflush(stderr);
 }
 
-}  // namespace dispa::log
+}  // namespace dispa::logging

@@ -1,5 +1,6 @@
 // One logger for progress and messages (stderr), silenced by --quiet. Machine-readable output
-// (metrics, predictions, tables) goes to files or stdout, never through here.
+// (metrics, predictions, tables) goes to files or stdout, never through here. The namespace is
+// `logging`, not `log`, because dispa::log is the tensor op.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -7,7 +8,7 @@
 
 #include <fmt/format.h>
 
-namespace dispa::log {
+namespace dispa::logging {
 
 void set_quiet(bool quiet);
 bool quiet();
@@ -39,4 +40,4 @@ class Progress {
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 
-}  // namespace dispa::log
+}  // namespace dispa::logging

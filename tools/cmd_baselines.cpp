@@ -41,7 +41,7 @@ dispa::tools::CommandRegistration registration("baselines", [](CLI::App& app, in
     const dispa::train::BaselineRunResult result = dispa::train::run_baseline_evaluation(*o);
     fmt::print("{}", result.table);
     std::fflush(stdout);
-    if (!out->empty()) dispa::log::info("wrote {}/split.tsv and {}/baselines.json", *out, *out);
+    if (!out->empty()) dispa::logging::info("wrote {}/split.tsv and {}/baselines.json", *out, *out);
     exit_code = 0;
   });
 });

@@ -27,7 +27,7 @@ dispa::tools::CommandRegistration registration("forward", [](CLI::App& app, int&
     options->device = dispa::parse_device(*device);
     options->fused_attention = !*unfused;
     const auto outputs = dispa::run_forward(*options);
-    dispa::log::info("wrote {} ({} predictions)", options->output_path, outputs.at("prediction").numel());
+    dispa::logging::info("wrote {} ({} predictions)", options->output_path, outputs.at("prediction").numel());
     exit_code = 0;
   });
 });

@@ -56,9 +56,9 @@ std::pair<double, double> mean_sd(const std::vector<double>& v) {
 
 BaselineRunResult run_baseline_evaluation(const BaselineRunOptions& o) {
   const ResponseData data = read_response_folder(o.data_dir);
-  if (data.excluded.total > 0) log::warn("{}", data.excluded.summary());
+  if (data.excluded.total > 0) logging::warn("{}", data.excluded.summary());
   const ResponseTable& table = data.table;
-  log::info("{}: {} pairs, {} cell lines, {} drugs", o.data_dir.string(), table.size(), table.num_cells(),
+  logging::info("{}: {} pairs, {} cell lines, {} drugs", o.data_dir.string(), table.size(), table.num_cells(),
             table.num_drugs());
   const Split split = make_split(table, o);
   DISPA_CHECK(o.fold < split.folds(), "--fold {} but the split has {} folds", o.fold, split.folds());
@@ -77,7 +77,7 @@ BaselineRunResult run_baseline_evaluation(const BaselineRunOptions& o) {
   std::vector<std::string> order;
   for (int f = 0; f < split.folds(); ++f) {
     if (o.fold >= 0 && f != o.fold) continue;
-    log::info("{}", split.describe(f));
+    logging::info("{}", split.describe(f));
     BaselineOptions bo;
     bo.additive = o.additive;
     const std::vector<BaselineResult> results = run_baselines(table, split, f, bo);

@@ -120,7 +120,7 @@ bool load_checkpoint(const fs::path& dir, Dispa& model, Adam& optimizer, ReduceL
                      Generator& dropout_rng, TrainerState& state, std::map<std::string, Tensor>& best) {
   fs::path json_path = dir / "trainer_state.json";
   if (!fs::exists(json_path) && fs::exists(sibling(dir, ".old") / "trainer_state.json")) {
-    log::warn("{} is incomplete (killed while saving?): resuming from the previous checkpoint", dir.string());
+    logging::warn("{} is incomplete (killed while saving?): resuming from the previous checkpoint", dir.string());
     return load_checkpoint(sibling(dir, ".old"), model, optimizer, plateau, dropout_rng, state, best);
   }
   if (!fs::exists(json_path)) return false;
@@ -172,10 +172,10 @@ TrainResult train_model(Dispa& model, const FeaturizedDataset& data, const std::
   if (options.resume) {
     DISPA_CHECK(!checkpoint_dir.empty(), "train: --resume needs a run folder");
     if (load_checkpoint(checkpoint_dir, model, optimizer, plateau, model.dropout_rng(), state, best))
-      log::info("resuming after epoch {} (best val RMSE {:.4f} at epoch {})", state.epoch, state.best_val_rmse,
+      logging::info("resuming after epoch {} (best val RMSE {:.4f} at epoch {})", state.epoch, state.best_val_rmse,
                 state.best_epoch);
     else
-      log::info("no checkpoint in {}: starting from scratch", checkpoint_dir.string());
+      logging::info("no checkpoint in {}: starting from scratch", checkpoint_dir.string());
   }
 
   int epochs_this_call = 0;
@@ -195,7 +195,7 @@ TrainResult train_model(Dispa& model, const FeaturizedDataset& data, const std::
     const std::vector<int64_t> order = philox_permutation(int64_t(train_pairs.size()), options.seed, uint64_t(epoch));
     const int64_t n = int64_t(order.size());
     const int64_t steps = (n + options.batch_size - 1) / options.batch_size;
-    log::Progress progress(fmt::format("epoch {}/{}", epoch, options.epochs), steps);
+    logging::Progress progress(fmt::format("epoch {}/{}", epoch, options.epochs), steps);
     double loss_sum = 0;
     int64_t loss_count = 0;
     for (int64_t step = 0; step < steps; ++step) {
@@ -247,7 +247,7 @@ TrainResult train_model(Dispa& model, const FeaturizedDataset& data, const std::
     ++epochs_this_call;
   }
   if (state.epochs_without_improvement >= options.early_stopping_patience && options.early_stopping_patience > 0)
-    log::info("early stopping: no validation improvement for {} epochs", state.epochs_without_improvement);
+    logging::info("early stopping: no validation improvement for {} epochs", state.epochs_without_improvement);
   const Device device = model.parameters().front().device();
   std::map<std::string, Tensor> best_on_device;
   for (auto& [k, v] : best) best_on_device[k] = v.to(device);

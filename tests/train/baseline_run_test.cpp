@@ -16,7 +16,7 @@ using namespace dispa::train;
 TEST_CASE("run_baseline_evaluation: files, keys, and a reused split") {
   const auto dir = test::shared_path_or_skip("data/gdsc2-mini");
   if (dir.empty()) return;
-  log::set_quiet(true);  // keep the test output to doctest's
+  logging::set_quiet(true);  // keep the test output to doctest's
   test::TempDir tmp("baseline_run");
   BaselineRunOptions o;
   o.data_dir = dir;
@@ -52,5 +52,5 @@ TEST_CASE("run_baseline_evaluation: files, keys, and a reused split") {
   CHECK(run_baseline_evaluation(tgsa).json["folds"].size() == 1);
   tgsa.split = "tgsa-drug-blind";
   CHECK_THROWS_AS(run_baseline_evaluation(tgsa), Error);  // needs --scaffolds
-  log::set_quiet(false);
+  logging::set_quiet(false);
 }
