@@ -1,7 +1,8 @@
 // CPU GEMM, see gemm_cpu.h for the design and its sources. Loop nest of the f32 path (Goto/BLIS):
-//   jc over N by NC:   pc over K by KC:   pack B[pc, jc] once (threads split the NR panels)
-//     ic over M by MC (threads take (ic, column group) items):   pack A[ic, pc] (thread-local)
-//       jr over NC by NR:   ir over MC by MR:   6x16 micro-kernel on a KC-long dot of panels
+//   jc over N by NC:   ic over M by MC (threads take (ic, column group) items):
+//     pc over K by KC:   pack A[ic, pc] (thread-local)
+//       jr over NC by NR:   B[pc, jr] packed once, by the first thread to need it (shared)
+//         ir over MC by MR:   6x16 micro-kernel on a KC-long dot of panels
 // beta is applied on the first KC block only; later blocks accumulate into C (beta = 1).
 #include "engine/ops/gemm_cpu.h"
 
@@ -9,8 +10,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <new>
+#include <thread>
 #include <vector>
 
 namespace dispa::cpu {
@@ -24,6 +27,9 @@ constexpr int64_t kNC = SgemmBlocking::kNC;
 // Below this many flops a product runs on one thread: an OpenMP fork/join (~5-10 us) would cost
 // more than the work it splits.
 constexpr double kSerialFlops = 2.0e6;
+// Packed B kept per pass (1 Mi floats = 4 MiB, in L3): enough for the whole depth of every model
+// shape; deeper products (weight gradients, K = B*P rows) take several passes.
+constexpr int64_t kPackedBFloats = int64_t(1) << 20;
 
 static_assert(kMR == 6 && kNR == 16, "the micro-kernel below is written for a 6x16 tile");
 
@@ -208,31 +214,50 @@ void kernel_6x16(int64_t kc, const float* __restrict a, const float* __restrict 
   store(c + 5 * ldc, c50), store(c + 5 * ldc + 8, c51);
 }
 
-// A packed mc x kc block of A times packed B panels [jr_begin, jr_end) (NR wide, kc deep) into C
-// (already offset to the block's first row and the panels' first column). Edge tiles go through
-// a local tile so the kernel never writes outside C.
-void macro_kernel(int64_t mc, int64_t nc, int64_t kc, const float* ap, const float* bp, float* c,
+// A packed mc x kc block of A times one packed B micro-panel (nr <= NR columns, kc deep) into C
+// (already offset to the block's first row and the panel's first column); the B panel stays in
+// L1 over the ir loop. Edge tiles go through a local tile so the kernel never writes outside C.
+void panel_kernel(int64_t mc, int64_t nr, int64_t kc, const float* ap, const float* b_panel, float* c,
                   int64_t ldc, float alpha, float beta) {
   alignas(32) float tile[kMR * kNR];
-  for (int64_t jr = 0; jr < nc; jr += kNR) {  // a B micro-panel stays in L1 over the ir loop
-    const int64_t nr = std::min(kNR, nc - jr);
-    const float* b_panel = bp + jr * kc;
-    for (int64_t ir = 0; ir < mc; ir += kMR) {
-      const int64_t mr = std::min(kMR, mc - ir);
-      const float* a_panel = ap + ir * kc;
-      float* c_tile = c + ir * ldc + jr;
-      if (mr == kMR && nr == kNR) {
-        kernel_6x16(kc, a_panel, b_panel, c_tile, ldc, alpha, beta);
-      } else {
-        kernel_6x16(kc, a_panel, b_panel, tile, kNR, 1.f, 0.f);
-        for (int64_t i = 0; i < mr; ++i)
-          for (int64_t j = 0; j < nr; ++j) {
-            float& dst = c_tile[i * ldc + j];
-            dst = beta == 0.f ? alpha * tile[i * kNR + j] : alpha * tile[i * kNR + j] + beta * dst;
-          }
-      }
+  for (int64_t ir = 0; ir < mc; ir += kMR) {
+    const int64_t mr = std::min(kMR, mc - ir);
+    const float* a_panel = ap + ir * kc;
+    float* c_tile = c + ir * ldc;
+    if (mr == kMR && nr == kNR) {
+      kernel_6x16(kc, a_panel, b_panel, c_tile, ldc, alpha, beta);
+    } else {
+      kernel_6x16(kc, a_panel, b_panel, tile, kNR, 1.f, 0.f);
+      for (int64_t i = 0; i < mr; ++i)
+        for (int64_t j = 0; j < nr; ++j) {
+          float& dst = c_tile[i * ldc + j];
+          dst = beta == 0.f ? alpha * tile[i * kNR + j] : alpha * tile[i * kNR + j] + beta * dst;
+        }
     }
   }
+}
+
+// Packed B panels are shared by all threads and packed on demand by whichever thread first needs
+// one (a claim flag per panel), so no thread waits at a barrier between packing and computing:
+// on a machine shared with other jobs a barrier can cost a whole scheduler time slice. A thread
+// that finds a panel being packed by another computes its other panels first and only then
+// waits, yielding the core.
+enum : uint8_t { kPanelEmpty = 0, kPanelPacking = 1, kPanelReady = 2 };
+
+template <typename Pack>
+bool try_claim_and_pack(std::atomic<uint8_t>& state, Pack pack) {
+  uint8_t seen = state.load(std::memory_order_acquire);
+  if (seen == kPanelReady) return true;
+  if (seen == kPanelEmpty && state.compare_exchange_strong(seen, kPanelPacking, std::memory_order_acq_rel)) {
+    pack();
+    state.store(kPanelReady, std::memory_order_release);
+    return true;
+  }
+  return state.load(std::memory_order_acquire) == kPanelReady;
+}
+
+void wait_ready(const std::atomic<uint8_t>& state) {
+  while (state.load(std::memory_order_acquire) != kPanelReady) std::this_thread::yield();
 }
 
 template <typename T>
@@ -260,35 +285,64 @@ void sgemm_on(int threads, bool trans_a, bool trans_b, int64_t m, int64_t n, int
   // pass over C for little work.
   const int64_t kc_step = std::min(k, round_up(ceil_div(k, ceil_div(k, kKC)), 8));
   const int64_t nc_max = round_up(std::min(n, kNC), kNR);
-  float* b_pack = scratch_for_b(kc_step * nc_max);
+  const int64_t panels_max = nc_max / kNR;
+  // One pass holds several KC blocks of packed B (the whole depth for the model's shapes); only
+  // deeper products (weight gradients, K = B*P rows) and wider ones (N > NC) take several passes,
+  // with a barrier between passes because the next one reuses the buffer.
+  const int64_t k_blocks = ceil_div(k, kc_step);
+  const int64_t blocks_per_pass = std::clamp<int64_t>(kPackedBFloats / (kc_step * nc_max), 1, k_blocks);
+  float* b_pack = scratch_for_b(blocks_per_pass * kc_step * nc_max);
+  // One claim flag per (column block, depth block, panel); value-initialised to kPanelEmpty.
+  const int64_t jc_blocks = ceil_div(n, kNC);
+  std::vector<std::atomic<uint8_t>> panel_state(static_cast<size_t>(jc_blocks * k_blocks * panels_max));
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     float* a_pack = scratch_for_a(mc_step * kc_step);
+    std::vector<int64_t> deferred;
     for (int64_t jc = 0; jc < n; jc += kNC) {
       const int64_t nc = std::min(kNC, n - jc);
       const int64_t panels = ceil_div(nc, kNR);
       const int64_t groups = std::clamp<int64_t>(ceil_div(threads, m_blocks), 1, panels);
-      for (int64_t pc = 0; pc < k; pc += kc_step) {
-        const int64_t kc = std::min(kc_step, k - pc);
-        const float beta_here = pc == 0 ? beta : 1.f;
-#pragma omp for schedule(static)
-        for (int64_t jp = 0; jp < panels; ++jp)
-          pack_b_panel(trans_b, b, ldb, pc, kc, jc + jp * kNR, std::min(kNR, nc - jp * kNR), b_pack + jp * kNR * kc);
-        // (implicit barrier: B is packed before anyone reads it)
-#pragma omp for schedule(dynamic, 1)
+      for (int64_t block0 = 0; block0 < k_blocks; block0 += blocks_per_pass) {
+        const int64_t pass_blocks = std::min(blocks_per_pass, k_blocks - block0);
+        if (jc > 0 || block0 > 0) {  // everyone is done reading the previous pass's panels
+#pragma omp barrier
+        }
+#pragma omp for schedule(dynamic, 1) nowait
         for (int64_t item = 0; item < m_blocks * groups; ++item) {
           const int64_t i0 = (item / groups) * mc_step;
           const int64_t g = item % groups;
           const int64_t mc = std::min(mc_step, m - i0);
           const int64_t jp_begin = g * panels / groups, jp_end = (g + 1) * panels / groups;
           if (mc <= 0 || jp_begin == jp_end) continue;
-          pack_a(trans_a, a, lda, i0, mc, pc, kc, a_pack);
-          const int64_t j_begin = jp_begin * kNR, j_end = std::min(nc, jp_end * kNR);
-          macro_kernel(mc, j_end - j_begin, kc, a_pack, b_pack + j_begin * kc, c + i0 * ldc + jc + j_begin, ldc,
-                       alpha, beta_here);
+          for (int64_t q = 0; q < pass_blocks; ++q) {
+            const int64_t pc = (block0 + q) * kc_step, kc = std::min(kc_step, k - pc);
+            const float beta_here = pc == 0 ? beta : 1.f;
+            pack_a(trans_a, a, lda, i0, mc, pc, kc, a_pack);
+            float* b_block = b_pack + q * kc_step * nc_max;  // panel jp at + jp * NR * kc
+            std::atomic<uint8_t>* state = panel_state.data() + ((jc / kNC) * k_blocks + block0 + q) * panels_max;
+            auto pack = [&](int64_t jp) {
+              return [&, jp] {
+                pack_b_panel(trans_b, b, ldb, pc, kc, jc + jp * kNR, std::min(kNR, nc - jp * kNR),
+                             b_block + jp * kNR * kc);
+              };
+            };
+            auto compute = [&](int64_t jp) {
+              panel_kernel(mc, std::min(kNR, nc - jp * kNR), kc, a_pack, b_block + jp * kNR * kc,
+                           c + i0 * ldc + jc + jp * kNR, ldc, alpha, beta_here);
+            };
+            deferred.clear();
+            for (int64_t jp = jp_begin; jp < jp_end; ++jp) {
+              if (try_claim_and_pack(state[jp], pack(jp))) compute(jp);
+              else deferred.push_back(jp);  // another thread is packing it: come back later
+            }
+            for (int64_t jp : deferred) {
+              wait_ready(state[jp]);
+              compute(jp);
+            }
+          }
         }
-        // (implicit barrier: nobody still reads B when the next block overwrites it)
       }
     }
   }
