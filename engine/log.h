@@ -12,15 +12,18 @@ namespace dispa::logging {
 
 void set_quiet(bool quiet);
 bool quiet();
-void write_line(const std::string& line);  // stderr, unless quiet
+// To stderr unless quiet (or even_if_quiet), and always to the log file when one is set.
+void write_line(const std::string& line, bool even_if_quiet = false);
+// Also append every line (and progress end lines) to `path` (a run's train.log); empty = none.
+void set_log_file(const std::string& path);
 
 template <typename... Args>
 void info(fmt::format_string<Args...> format, Args&&... args) {
-  if (!quiet()) write_line(fmt::format(format, std::forward<Args>(args)...));
+  write_line(fmt::format(format, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void warn(fmt::format_string<Args...> format, Args&&... args) {
-  write_line("warning: " + fmt::format(format, std::forward<Args>(args)...));  // even when quiet
+  write_line("warning: " + fmt::format(format, std::forward<Args>(args)...), true);  // shown even when quiet
 }
 
 // A progress line for long loops: "label  123/456 (27%)  4.1 s  <extra>". Redrawn in place on a
