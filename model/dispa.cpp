@@ -28,6 +28,7 @@ DispaConfig DispaConfig::from_json(const nlohmann::json& j) {
       else if (key == "max_genes_per_pathway") c.max_genes_per_pathway = value.get<int64_t>();
       else if (key == "drug_dim") c.drug_dim = value.get<int64_t>();
       else if (key == "max_substructures") c.max_substructures = value.get<int64_t>();
+      else if (key == "substructure_dim") c.substructure_dim = value.get<int64_t>();
       else if (key == "layernorm_eps") c.layernorm_eps = value.get<double>();
       else if (key == "batchnorm_eps") c.batchnorm_eps = value.get<double>();
       else if (key == "batchnorm_momentum") c.batchnorm_momentum = value.get<double>();
@@ -52,7 +53,8 @@ nlohmann::json DispaConfig::to_json() const {
           {"head_dims", head_dims},       {"head_dropout", head_dropout},
           {"genes", genes},               {"pathways", pathways},
           {"max_genes_per_pathway", max_genes_per_pathway},
-          {"drug_dim", drug_dim},         {"max_substructures", max_substructures},
+          {"drug_dim", drug_dim},         {"substructure_dim", substructure_dim},
+          {"max_substructures", max_substructures},
           {"layernorm_eps", layernorm_eps}, {"batchnorm_eps", batchnorm_eps},
           {"batchnorm_momentum", batchnorm_momentum}, {"rmsnorm_eps", rmsnorm_eps},
           {"masked_score", masked_score}, {"head_residual_every", head_residual_every},
@@ -66,6 +68,7 @@ void DispaConfig::validate() const {
                              std::pair{"drug_dim", drug_dim}, std::pair{"max_substructures", max_substructures}})
     DISPA_CHECK(value > 0, "config: {} must be positive, got {}", name, value);
   DISPA_CHECK(heads > 0, "config: heads must be positive, got {}", heads);
+  DISPA_CHECK(substructure_dim >= 0, "config: substructure_dim must be >= 0, got {}", substructure_dim);
   DISPA_CHECK(head_residual_every > 0, "config: head_residual_every must be positive, got {}", head_residual_every);
   for (int64_t w : head_dims) DISPA_CHECK(w > 0, "config: head_dims entries must be positive, got {}", w);
   DISPA_CHECK(ffn_dropout >= 0 && ffn_dropout < 1 && head_dropout >= 0 && head_dropout < 1,
@@ -117,7 +120,7 @@ Dispa::Dispa(const DispaConfig& config, uint64_t init_seed)
       gene_ffn(config.max_genes_per_pathway, config.ffn_hidden, config.embed_dim, config.ffn_dropout,
                config.layernorm_eps, init_rng_, dropout_rng_),
       slab_norm({config.pathways, config.embed_dim}, config.layernorm_eps),
-      sub_ffn(config.drug_dim, config.ffn_hidden, config.embed_dim, config.ffn_dropout, config.layernorm_eps,
+      sub_ffn(config.fragment_dim(), config.ffn_hidden, config.embed_dim, config.ffn_dropout, config.layernorm_eps,
               init_rng_, dropout_rng_),
       drug_ffn(config.drug_dim, config.ffn_hidden, config.embed_dim, config.ffn_dropout, config.layernorm_eps,
                init_rng_, dropout_rng_),
@@ -151,8 +154,8 @@ DispaOutputs Dispa::forward(const DispaInputs& in) const {
               in.pathway_gene_indices.describe());
   DISPA_CHECK(in.drug.shape() == Shape({B, c.drug_dim}), "dispa: drug must be [{}, {}] (B, Dd), got {}", B,
               c.drug_dim, in.drug.describe());
-  DISPA_CHECK(in.substructures.shape() == Shape({B, c.max_substructures, c.drug_dim}),
-              "dispa: substructures must be [{}, {}, {}] (B, L, Dd), got {}", B, c.max_substructures, c.drug_dim,
+  DISPA_CHECK(in.substructures.shape() == Shape({B, c.max_substructures, c.fragment_dim()}),
+              "dispa: substructures must be [{}, {}, {}] (B, L, Df), got {}", B, c.max_substructures, c.fragment_dim(),
               in.substructures.describe());
   DISPA_CHECK(in.mask.shape() == Shape({B, c.max_substructures}), "dispa: mask must be [{}, {}] (B, L), got {}", B,
               c.max_substructures, in.mask.describe());

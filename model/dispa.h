@@ -32,7 +32,8 @@ struct DispaConfig {
   int64_t genes = 0;                  // G (expression columns)
   int64_t pathways = 0;               // P
   int64_t max_genes_per_pathway = 0;  // S
-  int64_t drug_dim = 0;               // Dd
+  int64_t drug_dim = 0;               // Dd (whole-drug features)
+  int64_t substructure_dim = 0;       // fragment features; 0 = same as drug_dim (the paper's case)
   int64_t max_substructures = 17;     // L
   double layernorm_eps = 1e-5;
   double batchnorm_eps = 1e-5;
@@ -45,6 +46,7 @@ struct DispaConfig {
   static DispaConfig from_json(const nlohmann::json& j);  // unknown keys are an error
   nlohmann::json to_json() const;
   void validate() const;  // positive dims, divisibility, known attention kind
+  int64_t fragment_dim() const { return substructure_dim > 0 ? substructure_dim : drug_dim; }
 };
 
 struct DispaInputs {

@@ -17,6 +17,7 @@ void FeaturizedDataset::fill_config(DispaConfig& config) const {
   config.pathways = pathway_gene_indices.dim(0);
   config.max_genes_per_pathway = pathway_gene_indices.dim(1);
   config.drug_dim = drug_global.dim(1);
+  config.substructure_dim = drug_fragment_features.dim(2) == drug_global.dim(1) ? 0 : drug_fragment_features.dim(2);
   config.max_substructures = drug_fragment_features.dim(1);
 }
 
