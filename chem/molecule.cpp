@@ -127,7 +127,7 @@ std::string_view component_policy_name(ComponentPolicy policy) {
 
 // ---- Molecule ------------------------------------------------------------------------------------
 
-Molecule::Molecule() : mol_(std::make_unique<OBMol>()) {}
+Molecule::Molecule() : mol_(std::make_unique<OBMol>()) { quiet_openbabel_log(); }
 Molecule::Molecule(const OBMol& mol) : mol_(std::make_unique<OBMol>(mol)) {}
 Molecule::~Molecule() = default;
 Molecule::Molecule(const Molecule& other) : mol_(std::make_unique<OBMol>(*other.mol_)) {}
