@@ -20,9 +20,9 @@ if ! "$py" -c 'import rdkit' 2>/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -qq python3-rdkit >/dev/null || { apt-get update -qq && apt-get install -y -qq python3-rdkit >/dev/null; }
 fi
-if [[ ! -x $build/bench/brics_bench ]]; then
+if [[ ! -x $build/bench/brics_bench || ! -x $build/tools/dispa ]]; then
   cmake -S . -B "$build" -G Ninja -DDISPA_BENCH=ON >/dev/null
-  cmake --build "$build" --target brics_bench
+  cmake --build "$build" --target brics_bench dispa
 fi
 
 tmp=$(mktemp -d)
@@ -30,6 +30,10 @@ trap 'rm -rf "$tmp"' EXIT
 DISPA_SHARED=$shared "$build/bench/brics_bench" --benchmark_format=json --benchmark_out="$tmp/ours.json" \
   --benchmark_out_format=json --benchmark_repetitions=5 --benchmark_min_time=1 >/dev/null
 "$py" bench/rdkit_brics.py "$drugs" --repeats 5 --min-seconds 1 > "$tmp/rdkit.jsonl"
+# Correctness in the same run: our fragments against RDKit's BreakBRICSBonds, both canonicalised
+# by RDKit this time (the unit test canonicalises both with OpenBabel).
+"$build/tools/dispa" fragment --drugs "$drugs" --components all --quiet --out "$tmp/ours.tsv"
+"$py" bench/rdkit_brics.py "$drugs" --check "$tmp/ours.tsv"
 
 "$py" - "$tmp/ours.json" "$tmp/rdkit.jsonl" <<'PY'
 import json, sys

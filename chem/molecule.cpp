@@ -1,5 +1,5 @@
 // Molecules through OpenBabel: SMILES parsing with a documented component rule, canonical SMILES
-// writing (whole molecule or one component) and connected components. See molecule.h.
+// with dummy labels in the ranking, connected components and their extraction. See molecule.h.
 #include "chem/molecule.h"
 
 #include <algorithm>

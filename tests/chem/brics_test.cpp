@@ -140,3 +140,12 @@ TEST_CASE("brics: cut() validates the bonds it is given") {
   CHECK_THROWS_WITH_AS(fragmenter.cut(m, {BricsBond{0, 2, 4, 3, 1}}), doctest::Contains("not bonded"), dispa::Error);
   CHECK_THROWS_WITH_AS(fragmenter.cut(m, {BricsBond{0, 7, 4, 3, 1}}), doctest::Contains("outside"), dispa::Error);
 }
+
+TEST_CASE("brics: a pair matching in both directions gives La to the lower atom index") {
+  // The bond joins two ring-fusion carbons that are each L13 and L15, and no later pair matches:
+  // the atom written first takes L13. Expected values from RDKit 2022.09.3 BreakBRICSBonds.
+  CHECK(fragments_of("N1CCCC2CCCCC12C12OCCCC1CCCC2") ==
+        canonical({"[13*]C12CCCCC1CCCN2", "[15*]C12CCCCC1CCCO2"}));
+  CHECK(fragments_of("O1CCCC2CCCCC12C12NCCCC1CCCC2") ==
+        canonical({"[13*]C12CCCCC1CCCO2", "[15*]C12CCCCC1CCCN2"}));
+}
