@@ -61,16 +61,20 @@ class TableFile {
 // Columns of genes whose sd over the samples is below R's threshold (R's rowSds; the exact value
 // does not matter, only the comparison with 1e-10).
 std::vector<int64_t> constant_columns(const ExpressionMatrix& m) {
-  std::vector<int64_t> out;
   const int64_t n = m.n_samples(), g = m.n_genes();
   const std::vector<double> v = m.values().to_f64_vector();
+  std::vector<double> mean(size_t(g), 0.0), sq(size_t(g), 0.0);
+  for (int64_t i = 0; i < n; ++i)  // row by row: the matrix is [N, G] row-major
+    for (int64_t j = 0; j < g; ++j) mean[size_t(j)] += v[size_t(i * g + j)];
+  for (double& x : mean) x /= double(n);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < g; ++j) {
+      const double c = v[size_t(i * g + j)] - mean[size_t(j)];
+      sq[size_t(j)] += c * c;
+    }
+  std::vector<int64_t> out;
   for (int64_t j = 0; j < g; ++j) {
-    double mean = 0;
-    for (int64_t i = 0; i < n; ++i) mean += v[size_t(i * g + j)];
-    mean /= double(n);
-    double sq = 0;
-    for (int64_t i = 0; i < n; ++i) sq += (v[size_t(i * g + j)] - mean) * (v[size_t(i * g + j)] - mean);
-    const double sd = n > 1 ? std::sqrt(sq / double(n - 1)) : 0.0;
+    const double sd = n > 1 ? std::sqrt(sq[size_t(j)] / double(n - 1)) : 0.0;
     if (!(sd >= kConstantSd)) out.push_back(j);
   }
   return out;
