@@ -15,6 +15,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <numeric>
 
@@ -89,12 +90,38 @@ struct Keyed {
   int32_t index;
 };
 
+// LSD radix sort of the IEEE bits (sign-flipped so that unsigned order is numeric order), one byte
+// per pass, skipping bytes equal in every key. Each pass is stable, so equal values keep their
+// column order: the (value, column) order in a few microseconds for ~700 genes, several times
+// faster than a comparison sort (ranking is half of ssGSEA's time).
 void sort_keyed(const double* v, int64_t n, std::vector<Keyed>& out) {
+  thread_local std::vector<uint64_t> key, key_next;
+  thread_local std::vector<int32_t> idx, idx_next;
+  key.resize(size_t(n)), key_next.resize(size_t(n)), idx.resize(size_t(n)), idx_next.resize(size_t(n));
+  uint32_t count[8][256] = {};
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = v[i] == 0 ? 0.0 : v[i];  // -0 and +0 are one value (a tie), as in R
+    uint64_t u;
+    std::memcpy(&u, &x, sizeof u);
+    u = (u >> 63) ? ~u : (u | (uint64_t(1) << 63));
+    key[size_t(i)] = u;
+    idx[size_t(i)] = int32_t(i);
+    for (int b = 0; b < 8; ++b) ++count[b][(u >> (8 * b)) & 255];
+  }
+  for (int b = 0; b < 8 && n > 0; ++b) {
+    if (count[b][(key[0] >> (8 * b)) & 255] == uint32_t(n)) continue;  // same byte everywhere
+    uint32_t offset[256], sum = 0;
+    for (int d = 0; d < 256; ++d) offset[d] = sum, sum += count[b][d];
+    for (int64_t i = 0; i < n; ++i) {
+      const uint32_t to = offset[(key[size_t(i)] >> (8 * b)) & 255]++;
+      key_next[to] = key[size_t(i)];
+      idx_next[to] = idx[size_t(i)];
+    }
+    key.swap(key_next);
+    idx.swap(idx_next);
+  }
   out.resize(size_t(n));
-  for (int64_t i = 0; i < n; ++i) out[size_t(i)] = {v[i], int32_t(i)};
-  std::sort(out.begin(), out.end(), [](const Keyed& x, const Keyed& y) {
-    return x.value < y.value || (x.value == y.value && x.index < y.index);
-  });
+  for (int64_t i = 0; i < n; ++i) out[size_t(i)] = {v[idx[size_t(i)]], idx[size_t(i)]};
 }
 
 // x as [N, G] f64 (a copy), after checking it is a 2-D float CPU tensor of finite values.

@@ -76,18 +76,23 @@ std::vector<GeneSetCoverage> compute_coverage(const std::vector<GeneSet>& sets,
 }
 
 std::string describe_selection(const std::vector<GeneSetCoverage>& coverage, const PathwayIndexOptions& options) {
-  int64_t kept = 0;
+  constexpr int kListed = 8;  // sets named per list; the coverage table has them all
+  int64_t kept = 0, n_dropped = 0, n_truncated = 0;
   std::string dropped, truncated;
   for (const GeneSetCoverage& c : coverage) {
     if (c.kept) ++kept;
-    std::string& list = c.kept ? truncated : dropped;
     if (c.reason.empty()) continue;
-    list += fmt::format("{}{} ({})", list.empty() ? "" : ", ", c.id, c.reason);
+    int64_t& count = c.kept ? n_truncated : n_dropped;
+    std::string& list = c.kept ? truncated : dropped;
+    if (count++ < kListed) list += fmt::format("{}{} ({})", list.empty() ? "" : ", ", c.id, c.reason);
   }
+  auto more = [](int64_t count) {
+    return count > kListed ? fmt::format(", and {} more (see `dispa pathways coverage`)", count - kListed) : "";
+  };
   std::string out = fmt::format("kept {} of {} gene sets (min {} genes{})", kept, coverage.size(), options.min_size,
                                 options.max_size > 0 ? fmt::format(", max {}", options.max_size) : "");
-  if (!dropped.empty()) out += "; dropped: " + dropped;
-  if (!truncated.empty()) out += "; truncated: " + truncated;
+  if (n_dropped > 0) out += fmt::format("; dropped {}: {}{}", n_dropped, dropped, more(n_dropped));
+  if (n_truncated > 0) out += fmt::format("; truncated {}: {}{}", n_truncated, truncated, more(n_truncated));
   return out;
 }
 

@@ -59,7 +59,8 @@ std::vector<GeneSetCoverage> compute_coverage(const std::vector<GeneSet>& sets,
 PathwayIndex build_pathway_index(const std::vector<GeneSet>& sets, const std::vector<std::string>& expression_genes,
                                  const PathwayIndexOptions& options = {});
 
-// "kept 32 of 34 gene sets (min 5 genes); dropped: hsa03320 (3 genes < 5), hsa03022 (3 genes < 5)"
+// "kept 32 of 34 gene sets (min 5 genes); dropped 2: hsa03320 (3 genes in the expression matrix <
+// min size 5), hsa03022 (...)"; at most 8 sets are named per list.
 std::string describe_selection(const std::vector<GeneSetCoverage>& coverage, const PathwayIndexOptions& options);
 
 }  // namespace dispa::bio

@@ -59,7 +59,7 @@ TEST_CASE("pathway index: [P, S] i32 with -1 padding, GMT order, sizes and reaso
   CHECK(idx.coverage[1].kept == false);
   CHECK(idx.coverage[1].reason == "1 gene in the expression matrix < min size 2");
   CHECK(idx.coverage[2].reason == "no gene in the expression matrix");
-  CHECK(describe_selection(idx.coverage, o).find("kept 2 of 4 gene sets (min 2 genes); dropped: small (1 gene") == 0);
+  CHECK(describe_selection(idx.coverage, o).find("kept 2 of 4 gene sets (min 2 genes); dropped 2: small (1 gene") == 0);
 
   o.max_size = 3;  // R's max.sz drops the big set ...
   const PathwayIndex dropped = build_pathway_index(sets, genes, o);

@@ -126,6 +126,8 @@ TEST_CASE("gsva building blocks: table CDF, R's sd, truncated average ranks") {
   // ties average then truncate: 1,1 -> 1.5 -> 1; 3,3,3 at positions 4..6 -> 5
   const double v[] = {3, 1, 3, 2, 3, 5, 1};
   CHECK(ssgsea_ranks(v, 7) == std::vector<int32_t>{5, 1, 5, 3, 5, 7, 1});
+  const double signed_values[] = {-1.5, 0.0, -0.0, 2, -3};  // -0 ties +0; negatives sort below
+  CHECK(ssgsea_ranks(signed_values, 5) == std::vector<int32_t>{2, 3, 3, 5, 1});
 }
 
 TEST_CASE("ssgsea: closed form equals R's explicit walk; normalisation divides by the range") {
