@@ -1,0 +1,49 @@
+// Line and field scanning for the plain-text tables of bio/ (TSV, GCT, GMT): the whole file is read
+// at once and walked with memchr, so a 4 MB expression table is split in a few milliseconds.
+// Positions are 1-based (line, column = tab-separated field) because every parse error names them.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dispa::bio {
+
+// The file's bytes; throws dispa::Error naming the path when it cannot be opened or read.
+std::string read_text_file(const std::filesystem::path& path);
+
+// Iterates lines ('\n' or "\r\n"), counting from 1. Lines keep no terminator.
+class LineScanner {
+ public:
+  explicit LineScanner(std::string_view text) : text_(text) {}
+  // False at the end of the text; otherwise sets line and its number.
+  bool next(std::string_view& line, int64_t& number);
+  int64_t line_number() const { return number_; }
+  size_t offset() const { return pos_; }  // bytes consumed so far (for progress)
+
+ private:
+  std::string_view text_;
+  size_t pos_ = 0;
+  int64_t number_ = 0;
+};
+
+// Splits on '\t' into `fields` (reused between calls to avoid allocations).
+void split_tabs(std::string_view line, std::vector<std::string_view>& fields);
+
+// ASCII whitespace trimmed from both ends.
+std::string_view trim(std::string_view s);
+
+bool is_blank(std::string_view s);
+
+// Strict number parsing of a whole (already trimmed) field with std::from_chars; a leading '+' is
+// accepted. Returns false when the field is not entirely a number. "nan" parses (as NaN) and
+// "inf" parses (as infinity): callers decide what those mean.
+bool parse_number(std::string_view field, float& value);
+bool parse_number(std::string_view field, double& value);
+bool parse_integer(std::string_view field, int64_t& value);
+
+// "expression.tsv:12:5" style location used at the start of every parse error.
+std::string location(const std::string& source, int64_t line, int64_t column = 0);
+
+}  // namespace dispa::bio
