@@ -30,19 +30,19 @@ CommandRegistration fragment_command("fragment", [](CLI::App& app, int& exit_cod
   cmd->add_flag("--quiet", *quiet, "no progress or dropped-component messages");
   cmd->callback([options, components, quiet, drugs, smiles, &exit_code] {
     if (drugs->count() == 0 && smiles->count() == 0) throw CLI::RequiredError("--drugs or --smiles");
-    log::set_quiet(*quiet);
+    logging::set_quiet(*quiet);
     options->components = chem::parse_component_policy(*components);
     const chem::FragmentTable table = chem::run_fragment(*options);
     for (const chem::FragmentRow& row : table.rows)
       if (!row.dropped.empty())
-        log::info("{}: kept the largest organic component, dropped {}", row.name, fmt::join(row.dropped, " . "));
+        logging::info("{}: kept the largest organic component, dropped {}", row.name, fmt::join(row.dropped, " . "));
     for (const chem::FragmentFailure& f : table.failures) {
       if (f.line > 0)
         fmt::print(stderr, "error: {}:{}: {}\n", table.source, f.line, f.message);
       else
         fmt::print(stderr, "error: {}\n", f.message);
     }
-    log::info("fragment: {} molecules fragmented, {} failed", table.rows.size(), table.failures.size());
+    logging::info("fragment: {} molecules fragmented, {} failed", table.rows.size(), table.failures.size());
     if (!table.failures.empty()) exit_code = 1;
   });
 });
