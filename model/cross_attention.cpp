@@ -4,6 +4,7 @@
 
 #include "engine/nn/init.h"
 #include "engine/ops/elementwise.h"
+#include "engine/ops/gather.h"
 #include "engine/ops/matmul.h"
 #include "engine/ops/norm.h"
 #include "engine/ops/reduce.h"
@@ -58,23 +59,33 @@ Tensor CrossAttention::lambda() const {
   return add_scalar(l1 - l2, lambda_init);
 }
 
-AttentionOutput CrossAttention::forward(const Tensor& queries, const Tensor& keys_values,
-                                        const Tensor& key_mask) const {
-  if (kind != AttentionKind::differential || !use_fused) return forward_unfused(queries, keys_values, key_mask);
-  const Tensor q = q_proj.forward(queries);      // [B, Lq, A]
-  const Tensor k = k_proj.forward(keys_values);  // [B, Lk, A]
-  const Tensor v = v_proj.forward(keys_values);  // [B, Lk, A]
+namespace {
+// Projects distinct rows once, then expands them to the batch (identity without a row map).
+Tensor project(const Linear& proj, const Tensor& x, const Tensor& rows) {
+  const Tensor y = proj.forward(x);
+  return rows.defined() ? gather_rows(y, rows) : y;
+}
+}  // namespace
+
+AttentionOutput CrossAttention::forward(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
+                                        const Tensor& query_rows, const Tensor& kv_rows) const {
+  if (kind != AttentionKind::differential || !use_fused)
+    return forward_unfused(queries, keys_values, key_mask, query_rows, kv_rows);
+  const Tensor q = project(q_proj, queries, query_rows);  // [B, Lq, A]
+  const Tensor k = project(k_proj, keys_values, kv_rows); // [B, Lk, A]
+  const Tensor v = project(v_proj, keys_values, kv_rows); // [B, Lk, A]
   DiffAttentionResult r = diff_attention(q, k, v, key_mask, lambda(), lambda_init, subln.weight, heads, rms_eps);
   return {out_proj.forward(r.output), r.attention};
 }
 
 AttentionOutput CrossAttention::forward_unfused(const Tensor& queries, const Tensor& keys_values,
-                                                const Tensor& key_mask) const {
-  const int64_t B = queries.dim(0), Lq = queries.dim(1), Lk = keys_values.dim(1);
+                                                const Tensor& key_mask, const Tensor& query_rows,
+                                                const Tensor& kv_rows) const {
+  const Tensor q = project(q_proj, queries, query_rows);
+  const Tensor k = project(k_proj, keys_values, kv_rows);
+  const Tensor v = project(v_proj, keys_values, kv_rows);
+  const int64_t B = q.dim(0), Lq = q.dim(1), Lk = k.dim(1);
   const int64_t H = heads, D = head_dim;
-  const Tensor q = q_proj.forward(queries);
-  const Tensor k = k_proj.forward(keys_values);
-  const Tensor v = v_proj.forward(keys_values);
   const double scale = 1.0 / std::sqrt(double(D));
   const Tensor mask = key_mask.defined() ? key_mask.reshape({B, 1, 1, Lk}) : Tensor();
   auto probabilities = [&](const Tensor& scores) { return mask.defined() ? masked_softmax(scores, mask) : softmax(scores); };

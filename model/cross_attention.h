@@ -30,10 +30,14 @@ class CrossAttention : public Module {
   CrossAttention(AttentionKind kind, int64_t embed_dim, int64_t attn_dim, int heads, int depth, double rms_eps,
                  Generator& init_rng);
   // queries [B, Lq, E], keys_values [B, Lk, E], key_mask [B, Lk] (nonzero = valid) or undefined.
-  AttentionOutput forward(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask) const;
+  // query_rows / kv_rows (optional, i32 [B]): queries / keys_values hold distinct rows and these
+  // map each batch entry to its row; the projections then run once per distinct row.
+  AttentionOutput forward(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
+                          const Tensor& query_rows = {}, const Tensor& kv_rows = {}) const;
   // The same computation from separate engine ops (matmul, masked_softmax, rms_norm, ...): the
   // reference for the fused op, and the path used when use_fused is false.
-  AttentionOutput forward_unfused(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask) const;
+  AttentionOutput forward_unfused(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
+                                  const Tensor& query_rows = {}, const Tensor& kv_rows = {}) const;
   Tensor lambda() const;  // differential only: the scalar λ as a differentiable [] tensor
 
   AttentionKind kind;

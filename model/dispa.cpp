@@ -146,35 +146,43 @@ void Dispa::set_fused_attention(bool fused) {
 
 DispaOutputs Dispa::forward(const DispaInputs& in) const {
   const DispaConfig& c = config_;
+  const bool cell_dedup = in.cell_rows.defined(), drug_dedup = in.drug_rows.defined();
   DISPA_CHECK(in.expression.ndim() == 2 && in.expression.dim(1) == c.genes,
               "dispa: expression must be [B, {}] (genes), got {}", c.genes, in.expression.describe());
-  const int64_t B = in.expression.dim(0);
+  const int64_t B = cell_dedup ? in.cell_rows.dim(0) : in.expression.dim(0);
+  const int64_t Bd = drug_dedup ? in.drug.dim(0) : B;  // rows of the drug-side inputs
+  DISPA_CHECK(!drug_dedup || in.drug_rows.shape() == Shape({B}), "dispa: drug_rows must be [{}], got {}", B,
+              in.drug_rows.describe());
   DISPA_CHECK(in.pathway_gene_indices.shape() == Shape({c.pathways, c.max_genes_per_pathway}),
               "dispa: pathway_gene_indices must be [{}, {}] (P, S), got {}", c.pathways, c.max_genes_per_pathway,
               in.pathway_gene_indices.describe());
-  DISPA_CHECK(in.drug.shape() == Shape({B, c.drug_dim}), "dispa: drug must be [{}, {}] (B, Dd), got {}", B,
+  DISPA_CHECK(in.drug.shape() == Shape({Bd, c.drug_dim}), "dispa: drug must be [{}, {}] (B, Dd), got {}", Bd,
               c.drug_dim, in.drug.describe());
-  DISPA_CHECK(in.substructures.shape() == Shape({B, c.max_substructures, c.fragment_dim()}),
-              "dispa: substructures must be [{}, {}, {}] (B, L, Df), got {}", B, c.max_substructures, c.fragment_dim(),
-              in.substructures.describe());
-  DISPA_CHECK(in.mask.shape() == Shape({B, c.max_substructures}), "dispa: mask must be [{}, {}] (B, L), got {}", B,
-              c.max_substructures, in.mask.describe());
+  DISPA_CHECK(in.substructures.shape() == Shape({Bd, c.max_substructures, c.fragment_dim()}),
+              "dispa: substructures must be [{}, {}, {}] (B, L, Df), got {}", Bd, c.max_substructures,
+              c.fragment_dim(), in.substructures.describe());
+  DISPA_CHECK(in.mask.shape() == Shape({Bd, c.max_substructures}), "dispa: mask must be [{}, {}] (B, L), got {}",
+              Bd, c.max_substructures, in.mask.describe());
   const int64_t L = c.max_substructures, E = c.embed_dim;
+  auto expand_cells = [&](const Tensor& t) { return cell_dedup ? gather_rows(t, in.cell_rows) : t; };
+  auto expand_drugs = [&](const Tensor& t) { return drug_dedup ? gather_rows(t, in.drug_rows) : t; };
 
-  const Tensor genes = gather_columns(in.expression, in.pathway_gene_indices);   // [B, P, S]
-  const Tensor tokens = slab_norm.forward(gene_ffn.forward(genes));             // [B, P, E]
+  const Tensor genes = gather_columns(in.expression, in.pathway_gene_indices);      // [Bc, P, S]
+  const Tensor cell_tokens = slab_norm.forward(gene_ffn.forward(genes));           // [Bc, P, E]
   const Tensor mask_f = in.mask.dtype() == in.substructures.dtype() ? in.mask : in.mask.to(in.substructures.dtype());
-  const Tensor subs = sub_ffn.forward(in.substructures) * mask_f.reshape({B, L, 1});  // [B, L, E]
-  const Tensor drug = drug_ffn.forward(in.drug).reshape({B, 1, E});             // [B, 1, E]
+  const Tensor drug_subs = sub_ffn.forward(in.substructures) * mask_f.reshape({Bd, L, 1});  // [Bd, L, E]
+  const Tensor drug_vec = drug_ffn.forward(in.drug).reshape({Bd, 1, E});           // [Bd, 1, E]
+  const Tensor mask = expand_drugs(in.mask);                                         // [B, L]
 
-  AttentionOutput view1 = path2sub.forward(tokens, subs, in.mask);              // [B, P, E]
-  AttentionOutput view2 = drug2path.forward(drug, tokens, Tensor());            // [B, 1, E]
-  const Tensor z = concat({mean(view1.output, 1), view2.output.reshape({B, E}), mean(subs, 1)}, 1);  // [B, 3E]
+  AttentionOutput view1 = path2sub.forward(cell_tokens, drug_subs, mask, in.cell_rows, in.drug_rows);  // [B, P, E]
+  AttentionOutput view2 = drug2path.forward(drug_vec, cell_tokens, Tensor(), in.drug_rows, in.cell_rows);  // [B, 1, E]
+  const Tensor z = concat({mean(view1.output, 1), view2.output.reshape({B, E}), expand_drugs(mean(drug_subs, 1))}, 1);  // [B, 3E]
   DispaOutputs out;
   out.prediction = head.forward(z).reshape({B});
   out.path2sub_attention = view1.attention;
   out.drug2path_attention = view2.attention;
-  out.pathway_tokens = tokens;
+  // Inspection output only: skipped in training mode, where it would cost a [B, P, E] copy per step.
+  out.pathway_tokens = is_training() ? Tensor() : expand_cells(cell_tokens);
   return out;
 }
 

@@ -50,18 +50,24 @@ struct DispaConfig {
 };
 
 struct DispaInputs {
-  Tensor expression;            // [B, G] f32
+  Tensor expression;            // [B, G] f32 (or [Bc, G] with cell_rows)
   Tensor pathway_gene_indices;  // [P, S] i32/i64, -1 = padding
-  Tensor drug;                  // [B, Dd]
-  Tensor substructures;         // [B, L, Dd], padding rows zero
-  Tensor mask;                  // [B, L], 1 = valid substructure
+  Tensor drug;                  // [B, Dd] (or [Bd, Dd] with drug_rows)
+  Tensor substructures;         // [B, L, Df], padding rows zero (or [Bd, L, Df])
+  Tensor mask;                  // [B, L], 1 = valid substructure (or [Bd, L])
+  // Optional de-duplication: when given, expression holds one row per distinct cell of the batch
+  // and cell_rows [B] (i32) maps each pair to its row; drug_rows does the same for drug,
+  // substructures and mask. Everything that depends on the cell alone (gene FFN, slab norm,
+  // pathway-token projections) or on the drug alone (drug/substructure FFNs and their
+  // projections) then runs once per distinct cell or drug; the result is identical.
+  Tensor cell_rows, drug_rows;
 };
 
 struct DispaOutputs {
   Tensor prediction;           // [B]
   Tensor path2sub_attention;   // [B, H, P, L]
   Tensor drug2path_attention;  // [B, H, 1, P]
-  Tensor pathway_tokens;       // [B, P, E]
+  Tensor pathway_tokens;       // [B, P, E]; undefined in training mode
 };
 
 // Regressor head: blocks Linear → BatchNorm1d → GELU → Dropout, residual on every
