@@ -47,10 +47,15 @@ DISPA_HD inline uint32_t philox_word(uint64_t seed, uint64_t offset, uint64_t i)
   return b.w[i % 4];
 }
 
+// Uniform in [lo, hi) from one Philox word (loops that consume whole blocks call this directly).
+DISPA_HD inline float philox_uniform_from_word(uint32_t bits, float lo, float hi) {
+  const float u = philox_to_unit(bits);  // (0, 1]
+  return lo + (hi - lo) * (1.0f - u);    // [lo, hi)
+}
+
 // Uniform in [lo, hi) for element i of the stream (seed, offset).
 DISPA_HD inline float philox_uniform(uint64_t seed, uint64_t offset, uint64_t i, float lo, float hi) {
-  const float u = philox_to_unit(philox_word(seed, offset, i));  // (0, 1]
-  return lo + (hi - lo) * (1.0f - u);                            // [lo, hi)
+  return philox_uniform_from_word(philox_word(seed, offset, i), lo, hi);
 }
 
 // Standard normal for element i: Box-Muller on the word pair (0,1) or (2,3) of its block.

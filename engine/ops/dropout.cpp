@@ -3,6 +3,7 @@
 // what makes the CPU and CUDA masks identical and keeps the tape free of mask tensors.
 #include "engine/ops/dropout.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/autograd.h"
@@ -25,8 +26,16 @@ Tensor masked_scale(const Tensor& x, float p, double scale, uint64_t seed, uint6
     if (x.is_cuda()) {
       DISPA_ON_CUDA(cuda::dropout_masked_scale<T>(xp, yp, n, p, s, seed, offset));
     } else {
+      // One Philox block serves four consecutive elements (element i uses word i % 4 of block
+      // offset + i / 4, exactly as dropout_keep), so the generator runs once per four elements.
+      const int64_t blocks = (n + 3) / 4;
 #pragma omp parallel for if (n > 65536)
-      for (int64_t i = 0; i < n; ++i) yp[i] = dropout_apply(xp[i], dropout_keep(seed, offset, uint64_t(i), p), s);
+      for (int64_t b = 0; b < blocks; ++b) {
+        const PhiloxBlock words = philox4x32_10(offset + uint64_t(b), seed);
+        const int64_t end = std::min<int64_t>(n, 4 * b + 4);
+        for (int64_t i = 4 * b; i < end; ++i)
+          yp[i] = dropout_apply(xp[i], philox_uniform_from_word(words.w[i - 4 * b], 0.0f, 1.0f) >= p, s);
+      }
     }
   });
   return y;
