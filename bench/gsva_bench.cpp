@@ -40,7 +40,7 @@ const std::optional<Workload>& workload() {
   static const std::optional<Workload> w = []() -> std::optional<Workload> {
     const auto dir = shared_dir() / "data/gdsc2";
     if (!std::filesystem::exists(dir / "expression.tsv")) return std::nullopt;
-    log::set_quiet(true);
+    logging::set_quiet(true);
     ExpressionReadOptions o;
     o.dtype = DType::f64;
     return Workload{read_expression(dir / "expression.tsv", o), read_gmt(dir / "pathways_kegg.gmt")};

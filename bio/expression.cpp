@@ -71,9 +71,9 @@ void parse_rows(LineScanner& lines, const std::string& source, size_t n_cols, si
   std::string_view line;
   int64_t number = 0;
   const size_t n_fields = first_value + n_cols;
-  std::unique_ptr<log::Progress> progress;
+  std::unique_ptr<logging::Progress> progress;
   if (total_bytes >= kProgressMinBytes)
-    progress = std::make_unique<log::Progress>(fmt::format("reading {} (MB)", source), int64_t(total_bytes >> 20));
+    progress = std::make_unique<logging::Progress>(fmt::format("reading {} (MB)", source), int64_t(total_bytes >> 20));
   while (lines.next(line, number)) {
     if (is_blank(line)) continue;
     split_tabs(line, fields);
@@ -368,7 +368,7 @@ ExpressionMatrix build_matrix(FileTable<T> t, const std::string& source, const E
       for (size_t i = 0; i < n; ++i)
         if (is_missing[i * g + j]) x[i * g + j] = mean;
     }
-    log::info("{}: imputed {} missing value(s) with the gene mean", source, t.missing.size());
+    logging::info("{}: imputed {} missing value(s) with the gene mean", source, t.missing.size());
   }
 
   // Duplicate genes (after symbol normalisation).
@@ -408,7 +408,7 @@ ExpressionMatrix build_matrix(FileTable<T> t, const std::string& source, const E
         }
       }
     }
-    log::info("{}: {} duplicated gene column(s) {} ({} genes remain)", source, g - g2,
+    logging::info("{}: {} duplicated gene column(s) {} ({} genes remain)", source, g - g2,
               options.duplicates == DuplicateGenes::keep_first ? "dropped (first kept)" : "averaged", g2);
     x = std::move(merged);
     genes = std::move(kept_genes);

@@ -67,7 +67,7 @@ int table_ones_from() {
 class LoopProgress {
  public:
   LoopProgress(const char* label, int64_t total, double work)
-      : progress_(work >= kProgressMinWork ? std::make_unique<log::Progress>(label, total) : nullptr) {}
+      : progress_(work >= kProgressMinWork ? std::make_unique<logging::Progress>(label, total) : nullptr) {}
   void tick() {
     if (!progress_) return;
     const int64_t done = ++done_;
@@ -78,7 +78,7 @@ class LoopProgress {
   }
 
  private:
-  std::unique_ptr<log::Progress> progress_;
+  std::unique_ptr<logging::Progress> progress_;
   std::atomic<int64_t> done_{0};
 };
 

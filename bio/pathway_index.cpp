@@ -126,7 +126,7 @@ PathwayIndex build_pathway_index(const std::vector<GeneSet>& sets, const std::ve
   std::vector<int32_t> flat(size_t(p * width), -1);
   for (int64_t r = 0; r < p; ++r) std::copy(out.members[r].begin(), out.members[r].end(), flat.begin() + r * width);
   out.index = Tensor::from_vector(flat, {p, width});  // [P, S]
-  log::info("{}; P = {}, S = {}, {} of {} expression genes in at least one kept set",
+  logging::info("{}; P = {}, S = {}, {} of {} expression genes in at least one kept set",
             describe_selection(out.coverage, options), p, width, out.n_covered_genes, out.n_expression_genes);
   return out;
 }

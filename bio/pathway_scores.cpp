@@ -125,7 +125,7 @@ PathwayScores score_gene_sets(const ExpressionMatrix& expression, const std::vec
       }
       DISPA_CHECK(!keep.empty(), "pathways {}: every gene of {} is constant over the samples",
                   method_name(options.method), expression.source());
-      log::warn("{}: {} gene(s) constant over the {} samples are left out of {} (as R's gsva does), e.g. {}",
+      logging::warn("{}: {} gene(s) constant over the {} samples are left out of {} (as R's gsva does), e.g. {}",
                 expression.source(), constant.size(), expression.n_samples(), method_name(options.method),
                 out.dropped_constant_genes.front());
       filtered = expression.select_genes(keep);
@@ -216,10 +216,10 @@ Inputs read_inputs(const PathwaysCommandOptions& o) {
   DISPA_CHECK(!o.gmt.empty(), "pathways: --gmt is required");
   auto start = std::chrono::steady_clock::now();
   Inputs in{read_expression(o.expression, o.read), {}};
-  log::info("read {}: {} samples x {} genes in {:.0f} ms", o.expression.string(), in.expression.n_samples(),
+  logging::info("read {}: {} samples x {} genes in {:.0f} ms", o.expression.string(), in.expression.n_samples(),
             in.expression.n_genes(), 1e3 * seconds_since(start));
   in.sets = read_gmt(o.gmt, o.read.symbol_case);
-  log::info("read {}: {} gene sets", o.gmt.string(), in.sets.size());
+  logging::info("read {}: {} gene sets", o.gmt.string(), in.sets.size());
   return in;
 }
 
@@ -233,19 +233,19 @@ void run_pathways_score(const PathwaysCommandOptions& options) {
   Inputs in = read_inputs(o);
   const auto start = std::chrono::steady_clock::now();
   const PathwayScores scores = score_gene_sets(in.expression, in.sets, o.score);
-  log::info("scored {} gene sets x {} samples with {} in {:.0f} ms", scores.sets.n_pathways(), scores.samples.size(),
+  logging::info("scored {} gene sets x {} samples with {} in {:.0f} ms", scores.sets.n_pathways(), scores.samples.size(),
             method_name(o.score.method), 1e3 * seconds_since(start));
   write_scores_tsv(scores, o.out);
-  if (!o.out.empty()) log::info("wrote {}", o.out.string());
+  if (!o.out.empty()) logging::info("wrote {}", o.out.string());
 }
 
 void run_pathways_coverage(const PathwaysCommandOptions& options) {
   Inputs in = read_inputs(options);
   const std::vector<GeneSetCoverage> coverage =
       compute_coverage(in.sets, in.expression.genes(), options.score.sets);
-  log::info("{}", describe_selection(coverage, options.score.sets));
+  logging::info("{}", describe_selection(coverage, options.score.sets));
   write_coverage_tsv(coverage, options.out);
-  if (!options.out.empty()) log::info("wrote {}", options.out.string());
+  if (!options.out.empty()) logging::info("wrote {}", options.out.string());
 }
 
 }  // namespace dispa::bio

@@ -70,6 +70,25 @@ void Tensor::backward() const {
   }
 }
 
+namespace {
+bool uniquely_owned(const Tensor& t) {
+  return t.impl_ptr().use_count() == 1 && t.impl().storage.use_count() == 1 && t.impl().offset == 0 &&
+         !t.impl().requires_grad && !t.impl().grad;
+}
+}  // namespace
+
+void Tensor::accumulate_grad(Tensor&& dx) const {
+  TensorImpl& self = impl();
+  if (!self.requires_grad) return;
+  if (!self.grad && dx.defined() && dx.shape() == self.shape && dx.dtype() == self.dtype &&
+      dx.device() == device() && uniquely_owned(dx)) {
+    self.grad = dx.impl_ptr();
+    dx = Tensor();
+    return;
+  }
+  accumulate_grad(static_cast<const Tensor&>(dx));
+}
+
 void Tensor::accumulate_grad(const Tensor& dx) const {
   TensorImpl& self = impl();
   if (!self.requires_grad) return;  // e.g. an index or a frozen input: nothing to accumulate

@@ -1,5 +1,6 @@
 // One logger for progress and messages (stderr), silenced by --quiet. Machine-readable output
-// (metrics, predictions, tables) goes to files or stdout, never through here.
+// (metrics, predictions, tables) goes to files or stdout, never through here. The namespace is
+// `logging`, not `log`, because dispa::log is the tensor op.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -7,19 +8,22 @@
 
 #include <fmt/format.h>
 
-namespace dispa::log {
+namespace dispa::logging {
 
 void set_quiet(bool quiet);
 bool quiet();
-void write_line(const std::string& line);  // stderr, unless quiet
+// To stderr unless quiet (or even_if_quiet), and always to the log file when one is set.
+void write_line(const std::string& line, bool even_if_quiet = false);
+// Also append every line (and progress end lines) to `path` (a run's train.log); empty = none.
+void set_log_file(const std::string& path);
 
 template <typename... Args>
 void info(fmt::format_string<Args...> format, Args&&... args) {
-  if (!quiet()) write_line(fmt::format(format, std::forward<Args>(args)...));
+  write_line(fmt::format(format, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void warn(fmt::format_string<Args...> format, Args&&... args) {
-  write_line("warning: " + fmt::format(format, std::forward<Args>(args)...));  // even when quiet
+  write_line("warning: " + fmt::format(format, std::forward<Args>(args)...), true);  // shown even when quiet
 }
 
 // A progress line for long loops: "label  123/456 (27%)  4.1 s  <extra>". Redrawn in place on a
@@ -39,4 +43,4 @@ class Progress {
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 
-}  // namespace dispa::log
+}  // namespace dispa::logging

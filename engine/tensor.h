@@ -97,6 +97,9 @@ class Tensor {
   void zero_grad();             // drops the gradient
   // dx is added into grad (clones dx on first arrival so later += never aliases another buffer).
   void accumulate_grad(const Tensor& dx) const;
+  // Same, but a uniquely owned dx (no other handle or view) is adopted as the gradient without a
+  // copy: backward closures pass their freshly computed gradients with std::move.
+  void accumulate_grad(Tensor&& dx) const;
   // Runs the tape backwards from this scalar (seed gradient 1) and clears the tape.
   void backward() const;
 

@@ -49,7 +49,7 @@ bio::PathwaysCommandOptions to_options(const PathwaysFlags& f) {
   o.score.sets.max_size = f.max_size;
   o.score.sets.oversized = bio::parse_oversized_sets(f.oversized);
   if (f.tau >= 0) o.score.tau = f.tau;
-  log::set_quiet(f.quiet);
+  logging::set_quiet(f.quiet);
   return o;
 }
 

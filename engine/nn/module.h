@@ -3,6 +3,7 @@
 // names compose hierarchically ("head.blocks.0.linear.weight") exactly as PyTorch's state_dict,
 // which is what optimizers iterate and checkpoints (safetensors) store.
 #pragma once
+#include <deque>
 #include <map>
 #include <string>
 #include <utility>
@@ -36,6 +37,8 @@ class Module {
   // Moves every parameter and buffer to `device` in place (the Tensor handles stay valid).
   void to(Device device);
   int64_t parameter_count() const;
+  // Direct children in registration order (for printing a model summary, or walking it).
+  std::vector<std::pair<std::string, Module*>> named_children() const { return children_; }
 
  protected:
   // Registers and returns t (requires_grad is set). Names must be unique within the module.
@@ -49,10 +52,11 @@ class Module {
 
  private:
   void collect(const std::string& prefix, bool buffers, std::vector<std::pair<std::string, Tensor>>& out) const;
-  // std::map would reorder; vectors keep registration order. Tensors are stored by value: the
-  // handle shares the TensorImpl, so callers' copies see in-place updates.
-  std::vector<std::pair<std::string, Tensor>> parameters_;
-  std::vector<std::pair<std::string, Tensor>> buffers_;
+  // std::map would reorder; deques keep registration order and, unlike vectors, keep the
+  // references register_parameter returns valid while more are added. Tensors are stored by
+  // value: the handle shares the TensorImpl, so callers' copies see in-place updates.
+  std::deque<std::pair<std::string, Tensor>> parameters_;
+  std::deque<std::pair<std::string, Tensor>> buffers_;
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;
 };

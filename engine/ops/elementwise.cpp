@@ -143,7 +143,7 @@ Tensor unary(UnaryOp op, const Tensor& x) {
         for (int64_t i = 0; i < n; ++i) dxp[i] = dyp[i] * unary_derivative(op, xp[i], yp[i]);
       }
     });
-    x.accumulate_grad(dx);
+    x.accumulate_grad(std::move(dx));
   });
   return y;
 }

@@ -1,4 +1,6 @@
 // Softmax over the last axis, numerically stable (max-subtracted), with an optional key mask.
+// f32/f64 on the CPU, f32 on CUDA (one warp per row). Math: softmax_math.h; loops: softmax.cpp;
+// kernels: softmax.cu.
 #pragma once
 #include "engine/tensor.h"
 

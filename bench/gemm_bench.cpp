@@ -1,0 +1,259 @@
+// GEMM throughput at the model's shapes: our CPU GEMM (engine/ops/gemm_cpu) against OpenBLAS
+// cblas_sgemm (the yardstick, linked into benchmarks only) at 1 and 2 threads, and cuBLAS on the
+// GPU (CUDA builds only, timed with CUDA events). Shapes are [M, K] x [K, N]:
+//   48128 x 218 x 512   gene FFN first layer over B*P = 512*94 pathway rows (S -> h)
+//   48128 x 512 x 192   gene FFN second layer (h -> E)
+//     512 x 576 x 256   regressor head, 3E -> 256
+// "nn" is the product as written; "nt" stores B as [N, K] (linear's weight layout). Each pair runs
+// the same product ("gemm/dispa/..." vs "gemm/openblas/..."), checked against each other before
+// timing; a summary after the table prints dispa/openblas = throughput ratio per shape and thread count.
+// Run: build/bench/gemm_bench --benchmark_min_time=0.5 [--benchmark_repetitions=5
+//      --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true]
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/ops/gemm_cpu.h"
+
+#if DISPA_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+#if DISPA_WITH_CUDA
+#include <cuda_runtime.h>
+
+#include "engine/cuda/check.h"
+#include "engine/cuda/runtime.h"
+#include "engine/ops/matmul_math.h"
+#endif
+
+namespace {
+
+struct Shape3 {
+  int64_t m, k, n;
+};
+const std::vector<Shape3> kShapes = {{512 * 94, 218, 512}, {512 * 94, 512, 192}, {512, 576, 256}};
+
+struct Operands {
+  std::vector<float> a, b, c;
+};
+Operands make_operands(const Shape3& s) {
+  Operands o;
+  std::mt19937 gen(12345);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  o.a.resize(size_t(s.m * s.k));
+  o.b.resize(size_t(s.k * s.n));
+  o.c.assign(size_t(s.m * s.n), 0.f);
+  for (float& v : o.a) v = u(gen);
+  for (float& v : o.b) v = u(gen);
+  return o;
+}
+
+double flops(const Shape3& s) { return 2.0 * double(s.m) * double(s.n) * double(s.k); }
+
+void set_threads(int threads) {
+  omp_set_num_threads(threads);
+#if DISPA_HAVE_OPENBLAS
+  openblas_set_num_threads(threads);
+#endif
+}
+
+void run_dispa(const Shape3& s, bool tb, Operands& o) {
+  dispa::cpu::sgemm(false, tb, s.m, s.n, s.k, 1.f, o.a.data(), s.k, o.b.data(), tb ? s.k : s.n, 0.f, o.c.data(), s.n);
+}
+
+#if DISPA_HAVE_OPENBLAS
+void run_openblas(const Shape3& s, bool tb, Operands& o) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(s.m), int(s.n), int(s.k), 1.f,
+              o.a.data(), int(s.k), o.b.data(), int(tb ? s.k : s.n), 0.f, o.c.data(), int(s.n));
+}
+
+// A benchmark of wrong code is worthless: both implementations must agree before timing.
+bool results_agree(const Shape3& s, bool tb, std::string* why) {
+  Operands o = make_operands(s);
+  run_dispa(s, tb, o);
+  const std::vector<float> ours = o.c;
+  run_openblas(s, tb, o);
+  for (size_t i = 0; i < ours.size(); ++i) {
+    const double err = std::abs(double(ours[i]) - double(o.c[i]));
+    if (!(err <= 1e-4 + 1e-4 * std::abs(double(o.c[i])))) {
+      *why = "dispa and OpenBLAS disagree at index " + std::to_string(i) + ": " + std::to_string(ours[i]) + " vs " +
+             std::to_string(o.c[i]);
+      return false;
+    }
+  }
+  return true;
+}
+#endif
+
+template <typename Fn>
+void bench_cpu(benchmark::State& st, Shape3 s, bool tb, int threads, Fn fn) {
+  set_threads(threads);
+#if DISPA_HAVE_OPENBLAS
+  std::string why;
+  if (!results_agree(s, tb, &why)) {
+    st.SkipWithError(why.c_str());
+    return;
+  }
+#endif
+  Operands o = make_operands(s);
+  fn(s, tb, o);  // warm-up: packing buffers allocated, pages touched
+  for (auto _ : st) {
+    fn(s, tb, o);
+    benchmark::DoNotOptimize(o.c.data());
+    benchmark::ClobberMemory();
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(flops(s) * double(st.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+
+#if DISPA_WITH_CUDA
+// cuBLAS through our entry point (cublasGemmStridedBatchedEx, row-major by operand swap), fp32
+// or TF32 compute; CUDA events around each call, warm-up first, L2 not flushed (operands of these
+// sizes exceed L2 except the head shape).
+void bench_cublas(benchmark::State& st, Shape3 s, bool tb, bool tf32) {
+  if (!dispa::cuda::available()) {
+    st.SkipWithError("no CUDA device");
+    return;
+  }
+  Operands o = make_operands(s);
+  int device = 0;
+  DISPA_CUDA_CHECK(cudaGetDevice(&device));
+  auto upload = [&](const std::vector<float>& host) {
+    void* p = dispa::cuda::device_alloc(host.size() * sizeof(float), device);
+    dispa::cuda::copy(p, true, host.data(), false, host.size() * sizeof(float));
+    return static_cast<float*>(p);
+  };
+  float* a = upload(o.a);
+  float* b = upload(o.b);
+  float* c = upload(o.c);
+  auto run = [&] {
+    dispa::cuda::sgemm_batched(false, tb, s.m, s.n, s.k, 1.f, a, s.k, 0, b, tb ? s.k : s.n, 0, 0.f, c, s.n, 0, 1, tf32);
+  };
+  cudaEvent_t start, stop;
+  DISPA_CUDA_CHECK(cudaEventCreate(&start));
+  DISPA_CUDA_CHECK(cudaEventCreate(&stop));
+  const cudaStream_t stream = dispa::cuda::current_stream();
+  for (int i = 0; i < 3; ++i) run();
+  for (auto _ : st) {
+    DISPA_CUDA_CHECK(cudaEventRecord(start, stream));
+    run();
+    DISPA_CUDA_CHECK(cudaEventRecord(stop, stream));
+    DISPA_CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.f;
+    DISPA_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    st.SetIterationTime(double(ms) / 1e3);
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(flops(s) * double(st.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  DISPA_CUDA_CHECK(cudaEventDestroy(start));
+  DISPA_CUDA_CHECK(cudaEventDestroy(stop));
+  dispa::cuda::device_free(a, o.a.size() * sizeof(float), device);
+  dispa::cuda::device_free(b, o.b.size() * sizeof(float), device);
+  dispa::cuda::device_free(c, o.c.size() * sizeof(float), device);
+}
+#endif
+
+std::string shape_name(const Shape3& s, bool tb) {
+  return std::to_string(s.m) + "x" + std::to_string(s.k) + "x" + std::to_string(s.n) + (tb ? "/nt" : "/nn");
+}
+
+// Console table as usual, then one line per (shape, threads): dispa / openblas throughput. With
+// --benchmark_repetitions it compares medians and also each side's best repetition ("max"
+// statistic of GFLOP/s): on a machine shared with other jobs the best run is the one least
+// disturbed, so both are printed.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.error_occurred) continue;
+      const auto it = run.counters.find("GFLOP/s");
+      if (it == run.counters.end()) continue;
+      // function_name is "gemm/<impl>/<shape>/<layout>/threads:<t>": split off the impl.
+      const std::string& name = run.run_name.function_name;
+      const size_t first = name.find('/'), second = name.find('/', first + 1);
+      if (first == std::string::npos || second == std::string::npos) continue;
+      const std::string impl = name.substr(first + 1, second - first - 1);
+      Entry& e = entries_[name.substr(second + 1)];
+      const double value = double(it->second);
+      if (run.run_type == Run::RT_Iteration) e.single[impl] = value;  // last repetition if several
+      else if (run.aggregate_name == "median") e.median[impl] = value;
+      else if (run.aggregate_name == "max") e.best[impl] = value;
+    }
+  }
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    bool header = false;
+    for (const auto& [key, e] : entries_) {
+      const bool aggregated = !e.median.empty();
+      const auto& primary = aggregated ? e.median : e.single;
+      if (!primary.count("dispa") || !primary.count("openblas")) continue;
+      if (!header)
+        std::printf("\nsummary, GFLOP/s (%s); ratio = dispa / openblas, target >= 0.70:\n",
+                    aggregated ? "median of repetitions, and best repetition" : "one run each");
+      header = true;
+      const double ours = primary.at("dispa"), blas = primary.at("openblas");
+      std::printf("  %-30s dispa %6.1f  openblas %6.1f  ratio %.2fx", key.c_str(), ours, blas, ours / blas);
+      if (e.best.count("dispa") && e.best.count("openblas"))
+        std::printf("   | best: dispa %6.1f  openblas %6.1f  ratio %.2fx", e.best.at("dispa"), e.best.at("openblas"),
+                    e.best.at("dispa") / e.best.at("openblas"));
+      std::printf("\n");
+    }
+    std::fflush(stdout);
+  }
+
+ private:
+  struct Entry {
+    std::map<std::string, double> single, median, best;
+  };
+  std::map<std::string, Entry> entries_;
+};
+
+double max_of(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); }
+
+void register_all() {
+  for (const Shape3& s : kShapes)
+    for (bool tb : {false, true})
+      for (int threads : {1, 2}) {
+        const std::string tail = shape_name(s, tb) + "/threads:" + std::to_string(threads);
+        benchmark::RegisterBenchmark(("gemm/dispa/" + tail).c_str(), [=](benchmark::State& st) {
+          bench_cpu(st, s, tb, threads, run_dispa);
+        })->UseRealTime()->Unit(benchmark::kMillisecond)->ComputeStatistics("max", max_of);
+#if DISPA_HAVE_OPENBLAS
+        benchmark::RegisterBenchmark(("gemm/openblas/" + tail).c_str(), [=](benchmark::State& st) {
+          bench_cpu(st, s, tb, threads, run_openblas);
+        })->UseRealTime()->Unit(benchmark::kMillisecond)->ComputeStatistics("max", max_of);
+#endif
+      }
+#if DISPA_WITH_CUDA
+  for (const Shape3& s : kShapes)
+    for (bool tf32 : {false, true})
+      benchmark::RegisterBenchmark(("gemm_gpu/cublas_" + std::string(tf32 ? "tf32/" : "fp32/") + shape_name(s, true)).c_str(),
+                                   [=](benchmark::State& st) { bench_cublas(st, s, true, tf32); })
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+#if DISPA_HAVE_OPENBLAS
+  benchmark::AddCustomContext("openblas", std::string(openblas_get_config()) + ", core " + openblas_get_corename());
+#endif
+  benchmark::AddCustomContext("dispa_sgemm", "AVX2+FMA 6x16 micro-kernel, KC " + std::to_string(dispa::cpu::SgemmBlocking::kKC) +
+                                                 ", MC " + std::to_string(dispa::cpu::SgemmBlocking::kMC) + ", NC " +
+                                                 std::to_string(dispa::cpu::SgemmBlocking::kNC));
+  register_all();
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,69 @@
+// Reading drugs.tsv (columns drug_name and smiles located by header). Rules: drug_table.h.
+#include "chem/drug_table.h"
+
+#include <fstream>
+#include <unordered_map>
+
+#include "engine/error.h"
+
+namespace dispa::chem {
+
+std::vector<std::string> split_tsv_line(std::string line) {
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  std::vector<std::string> fields;
+  size_t start = 0;
+  while (true) {
+    const size_t tab = line.find('\t', start);
+    fields.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
+    if (tab == std::string::npos) break;
+    start = tab + 1;
+  }
+  return fields;
+}
+
+DrugTable read_drug_table(const std::string& path) {
+  std::ifstream in(path);
+  DISPA_CHECK(in.good(), "drugs: cannot open '{}'", path);
+  DrugTable table;
+  table.path = path;
+  std::string line;
+  DISPA_CHECK(static_cast<bool>(std::getline(in, line)), "drugs: '{}' is empty (expected a header line)", path);
+  const std::vector<std::string> header = split_tsv_line(line);
+  size_t name_col = header.size(), smiles_col = header.size();
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == "drug_name" && name_col == header.size()) name_col = i;
+    if (header[i] == "smiles" && smiles_col == header.size()) smiles_col = i;
+  }
+  DISPA_CHECK(name_col < header.size() && smiles_col < header.size(),
+              "drugs: {}:1: the header must name the columns 'drug_name' and 'smiles', got [{}]", path,
+              fmt::join(header, ", "));
+  const size_t needed = std::max(name_col, smiles_col) + 1;
+  std::unordered_map<std::string, int64_t> first_line;
+  int64_t number = 1;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::vector<std::string> fields = split_tsv_line(line);
+    if (fields.size() < needed) {
+      table.problems.push_back({number, fmt::format("{} fields, the header needs at least {}", fields.size(), needed)});
+      continue;
+    }
+    DrugRecord record{fields[name_col], fields[smiles_col], number};
+    if (record.name.empty()) {
+      table.problems.push_back({number, "empty drug_name"});
+      continue;
+    }
+    if (record.smiles.empty()) {
+      table.problems.push_back({number, fmt::format("drug '{}' has an empty smiles field", record.name)});
+      continue;
+    }
+    if (auto [it, inserted] = first_line.emplace(record.name, number); !inserted) {
+      table.problems.push_back({number, fmt::format("drug '{}' is already defined on line {}", record.name, it->second)});
+      continue;
+    }
+    table.drugs.push_back(std::move(record));
+  }
+  return table;
+}
+
+}  // namespace dispa::chem

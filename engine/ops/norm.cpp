@@ -1,0 +1,317 @@
+// LayerNorm, RMSNorm and BatchNorm1d: argument checks, tape records with fused backward, and the
+// CPU loops (OpenMP over rows, or over column tiles for BatchNorm statistics). The math is
+// norm_math.h's, shared with norm.cu. LayerNorm and RMSNorm are one "row norm" with a centred flag.
+// CPU statistics accumulate in double (f32 inputs too); the stored mean/rstd are in the input
+// dtype, and backward reads exactly what forward used.
+#include "engine/ops/norm.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/ops/dispatch.h"
+#include "engine/ops/norm_math.h"
+
+namespace dispa {
+namespace {
+
+// ---- row norms: x [rows, D] -----------------------------------------------------------------------
+
+template <typename T>
+void row_norm_forward_cpu(const T* x, const T* w, const T* b, T* y, T* mean_out, T* rstd_out, int64_t rows,
+                          int64_t D, double eps, bool centered) {
+#pragma omp parallel for schedule(static) if (rows * D > 16384)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * D;
+    double mean = 0;
+    if (centered) {
+      const double shift = xr[0];
+      double s = 0;
+      for (int64_t d = 0; d < D; ++d) s += xr[d] - shift;
+      mean = shift + s / static_cast<double>(D);
+    }
+    double ss = 0;
+    for (int64_t d = 0; d < D; ++d) ss += (xr[d] - mean) * (xr[d] - mean);
+    const T m = static_cast<T>(mean);
+    const T rstd = static_cast<T>(norm_rstd(ss / static_cast<double>(D), eps));
+    if (mean_out) mean_out[r] = m;
+    rstd_out[r] = rstd;
+    for (int64_t d = 0; d < D; ++d) y[r * D + d] = norm_apply(xr[d], m, rstd, w ? w[d] : T(1), b ? b[d] : T(0));
+  }
+}
+
+// dx per row; dw/db (when non-null) summed over a fixed number of row chunks, then over chunks in
+// order, so the result does not depend on the thread count.
+template <typename T>
+void row_norm_backward_cpu(const T* x, const T* w, const T* mean, const T* rstd, const T* dy, T* dx, T* dw,
+                           T* db, int64_t rows, int64_t D, bool centered) {
+  const bool params = dw != nullptr || db != nullptr;
+  int64_t chunks = params ? std::clamp<int64_t>((int64_t(1) << 21) / D, 1, 16) : 256;
+  chunks = std::max<int64_t>(1, std::min(chunks, rows));
+  std::vector<double> dw_part(params ? size_t(chunks * D) : 0, 0.0), db_part(dw_part.size(), 0.0);
+#pragma omp parallel for schedule(static) if (rows * D > 16384)
+  for (int64_t c = 0; c < chunks; ++c) {
+    for (int64_t r = rows * c / chunks; r < rows * (c + 1) / chunks; ++r) {
+      const T* xr = x + r * D;
+      const T* gr = dy + r * D;
+      const T m = centered ? mean[r] : T(0), rs = rstd[r];
+      double sum_g = 0, sum_g_xhat = 0;
+      for (int64_t d = 0; d < D; ++d) {
+        const T xhat = (xr[d] - m) * rs, g = gr[d] * (w ? w[d] : T(1));
+        sum_g += g;
+        sum_g_xhat += g * xhat;
+      }
+      const T mean_g = centered ? static_cast<T>(sum_g / D) : T(0);
+      const T mean_g_xhat = static_cast<T>(sum_g_xhat / D);
+      for (int64_t d = 0; d < D; ++d) {
+        const T xhat = (xr[d] - m) * rs, g = gr[d] * (w ? w[d] : T(1));
+        dx[r * D + d] = norm_input_grad(g, xhat, mean_g, mean_g_xhat, rs);
+        if (params) {
+          dw_part[c * D + d] += gr[d] * xhat;
+          db_part[c * D + d] += gr[d];
+        }
+      }
+    }
+  }
+  if (!params) return;
+#pragma omp parallel for schedule(static) if (chunks * D > 16384)
+  for (int64_t d = 0; d < D; ++d) {
+    double sw = 0, sb = 0;
+    for (int64_t c = 0; c < chunks; ++c) {
+      sw += dw_part[c * D + d];
+      sb += db_part[c * D + d];
+    }
+    if (dw) dw[d] = static_cast<T>(sw);
+    if (db) db[d] = static_cast<T>(sb);
+  }
+}
+
+void check_param(const char* op, const char* what, const Tensor& p, const Tensor& x, const Shape& want) {
+  if (!p.defined()) return;
+  DISPA_CHECK(p.shape() == want, "{}: {} has shape {}, expected {} for x {}", op, what, shape_str(p.shape()),
+              shape_str(want), x.describe());
+  DISPA_CHECK(p.dtype() == x.dtype() && p.device() == x.device(), "{}: {} is {} but x is {}", op, what,
+              p.describe(), x.describe());
+}
+
+template <typename T>
+const T* ptr_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
+template <typename T>
+T* mut_ptr_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
+
+Tensor grad_buffer_for(const Tensor& p) {
+  return p.defined() && p.requires_grad() ? Tensor::empty_like(p) : Tensor();
+}
+
+Tensor row_norm(const char* op, const Tensor& x, int64_t D, const Tensor& weight, const Tensor& bias, double eps,
+                bool centered) {
+  const int64_t rows = x.numel() / D;
+  Tensor y = Tensor::empty_like(x);
+  Tensor mean = centered ? Tensor::empty({rows}, x.dtype(), x.device()) : Tensor();
+  Tensor rstd = Tensor::empty({rows}, x.dtype(), x.device());
+  if (rows > 0) {
+    if (x.is_cuda()) {
+      DISPA_ON_CUDA(cuda::row_norm_forward(x.data<float>(), ptr_or_null<float>(weight), ptr_or_null<float>(bias),
+                                           y.data<float>(), mut_ptr_or_null<float>(mean), rstd.data<float>(), rows,
+                                           D, static_cast<float>(eps), centered));
+    } else {
+      dispatch_floating(x.dtype(), op, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        row_norm_forward_cpu<T>(x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), y.data<T>(),
+                                mut_ptr_or_null<T>(mean), rstd.data<T>(), rows, D, eps, centered);
+      });
+    }
+  }
+  // Keeps x, the weight and the per-row mean/rstd: xhat is recomputed instead of stored.
+  record(op, {x, weight, bias}, y, [x, weight, bias, mean, rstd, D, centered](const Tensor& dy) {
+    const int64_t rows = x.numel() / D;
+    Tensor dx = Tensor::empty_like(x);
+    Tensor dw = grad_buffer_for(weight), db = grad_buffer_for(bias);
+    if (rows == 0) {
+      if (dw.defined()) fill_(dw, 0.0);
+      if (db.defined()) fill_(db, 0.0);
+    } else if (x.is_cuda()) {
+      const bool params = dw.defined() || db.defined();
+      Tensor ws = params ? Tensor::empty({row_norm_workspace_size(rows, D)}, DType::f32, x.device()) : Tensor();
+      DISPA_ON_CUDA(cuda::row_norm_backward(x.data<float>(), ptr_or_null<float>(weight), ptr_or_null<float>(mean),
+                                            rstd.data<float>(), dy.data<float>(), dx.data<float>(),
+                                            mut_ptr_or_null<float>(dw), mut_ptr_or_null<float>(db), rows, D,
+                                            centered, params ? ws.data<float>() : nullptr));
+    } else {
+      dispatch_floating(x.dtype(), "norm backward", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        row_norm_backward_cpu<T>(x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(mean), rstd.data<T>(),
+                                 dy.data<T>(), dx.data<T>(), mut_ptr_or_null<T>(dw), mut_ptr_or_null<T>(db), rows,
+                                 D, centered);
+      });
+    }
+    x.accumulate_grad(std::move(dx));
+    if (dw.defined()) weight.accumulate_grad(std::move(dw));
+    if (db.defined()) bias.accumulate_grad(std::move(db));
+  });
+  return y;
+}
+
+// ---- batch norm: x [N, C], statistics per column ---------------------------------------------------
+
+constexpr int64_t kColumnTile = 32;
+
+template <typename T>
+void batch_norm_forward_cpu(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, T* running_mean,
+                            T* running_var, int64_t N, int64_t C, bool training, double momentum, double eps) {
+  if (training) {
+    const int64_t tiles = (C + kColumnTile - 1) / kColumnTile;
+#pragma omp parallel for schedule(static) if (N * C > 16384)
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t c0 = t * kColumnTile, c1 = std::min(C, c0 + kColumnTile);
+      double s[kColumnTile] = {}, ss[kColumnTile] = {}, m[kColumnTile];
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = c0; c < c1; ++c) s[c - c0] += double(x[n * C + c]) - double(x[c]);  // shift: row 0
+      for (int64_t c = c0; c < c1; ++c) m[c - c0] = double(x[c]) + s[c - c0] / double(N);
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = c0; c < c1; ++c) {
+          const double d = x[n * C + c] - m[c - c0];
+          ss[c - c0] += d * d;
+        }
+      for (int64_t c = c0; c < c1; ++c) {
+        const double var = ss[c - c0] / double(N);
+        mean[c] = static_cast<T>(m[c - c0]);
+        rstd[c] = static_cast<T>(norm_rstd(var, eps));
+        if (running_mean) running_mean[c] = running_update(running_mean[c], mean[c], T(momentum));
+        if (running_var) running_var[c] = running_update(running_var[c], static_cast<T>(unbiased_var(var, N)), T(momentum));
+      }
+    }
+  } else {
+    for (int64_t c = 0; c < C; ++c) {
+      mean[c] = running_mean[c];
+      rstd[c] = norm_rstd(running_var[c], static_cast<T>(eps));
+    }
+  }
+#pragma omp parallel for schedule(static) if (N * C > 16384)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      y[n * C + c] = norm_apply(x[n * C + c], mean[c], rstd[c], w ? w[c] : T(1), b ? b[c] : T(0));
+}
+
+template <typename T>
+void batch_norm_backward_cpu(const T* x, const T* w, const T* mean, const T* rstd, const T* dy, T* dx, T* dw,
+                             T* db, int64_t N, int64_t C, bool training) {
+  std::vector<double> sum_dy(size_t(C), 0.0), sum_dy_xhat(size_t(C), 0.0);
+  const int64_t tiles = (C + kColumnTile - 1) / kColumnTile;
+#pragma omp parallel for schedule(static) if (N * C > 16384)
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int64_t c0 = t * kColumnTile, c1 = std::min(C, c0 + kColumnTile);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = c0; c < c1; ++c) {
+        sum_dy[c] += dy[n * C + c];
+        sum_dy_xhat[c] += dy[n * C + c] * ((x[n * C + c] - mean[c]) * rstd[c]);
+      }
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    if (dw) dw[c] = static_cast<T>(sum_dy_xhat[c]);
+    if (db) db[c] = static_cast<T>(sum_dy[c]);
+  }
+#pragma omp parallel for schedule(static) if (N * C > 16384)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      const T wc = w ? w[c] : T(1);
+      const T xhat = (x[n * C + c] - mean[c]) * rstd[c];
+      // Eval mode: the statistics are constants, so only the rstd * g term remains.
+      const T mean_g = training ? static_cast<T>(wc * sum_dy[c] / double(N)) : T(0);
+      const T mean_g_xhat = training ? static_cast<T>(wc * sum_dy_xhat[c] / double(N)) : T(0);
+      dx[n * C + c] = norm_input_grad(dy[n * C + c] * wc, xhat, mean_g, mean_g_xhat, rstd[c]);
+    }
+}
+
+}  // namespace
+
+Tensor layer_norm(const Tensor& x, int normalized_ndim, const Tensor& weight, const Tensor& bias, double eps) {
+  const char* op = "layer_norm";
+  detail::check_floating(op, x);
+  detail::check_cuda_f32(op, x);
+  DISPA_CHECK(normalized_ndim >= 1 && normalized_ndim <= x.ndim(),
+              "layer_norm: normalized_ndim {} must be in [1, {}] for x {}", normalized_ndim, x.ndim(), x.describe());
+  DISPA_CHECK(eps >= 0, "layer_norm: eps must be >= 0, got {}", eps);
+  const Shape normalized(x.shape().end() - normalized_ndim, x.shape().end());
+  check_param(op, "weight", weight, x, normalized);
+  check_param(op, "bias", bias, x, normalized);
+  const int64_t D = shape_numel(normalized);
+  DISPA_CHECK(D > 0, "layer_norm: cannot normalise over an empty {} of x {}", shape_str(normalized), x.describe());
+  return row_norm(op, x, D, weight, bias, eps, true);
+}
+
+Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
+  const char* op = "rms_norm";
+  detail::check_floating(op, x);
+  detail::check_cuda_f32(op, x);
+  DISPA_CHECK(x.ndim() >= 1, "rms_norm: needs at least one axis, got x {}", x.describe());
+  DISPA_CHECK(eps >= 0, "rms_norm: eps must be >= 0, got {}", eps);
+  const int64_t D = x.dim(-1);
+  check_param(op, "weight", weight, x, Shape{D});
+  DISPA_CHECK(D > 0, "rms_norm: cannot normalise over an empty last axis of x {}", x.describe());
+  return row_norm(op, x, D, weight, Tensor(), eps, false);
+}
+
+Tensor batch_norm1d(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
+                    Tensor running_var, bool training, double momentum, double eps) {
+  const char* op = "batch_norm1d";
+  detail::check_floating(op, x);
+  detail::check_cuda_f32(op, x);
+  DISPA_CHECK(x.ndim() == 2, "batch_norm1d: x must be [N, C], got {}", x.describe());
+  const int64_t N = x.dim(0), C = x.dim(1);
+  check_param(op, "weight", weight, x, Shape{C});
+  check_param(op, "bias", bias, x, Shape{C});
+  check_param(op, "running_mean", running_mean, x, Shape{C});
+  check_param(op, "running_var", running_var, x, Shape{C});
+  DISPA_CHECK(running_mean.defined() == running_var.defined(),
+              "batch_norm1d: running_mean and running_var must both be given or both be undefined");
+  DISPA_CHECK(training || running_mean.defined(), "batch_norm1d: eval mode needs running statistics (x {})",
+              x.describe());
+  // As PyTorch: one value per channel has no variance to normalise by.
+  DISPA_CHECK(!training || N > 1, "batch_norm1d: training needs more than one row per channel, got x {}",
+              x.describe());
+  DISPA_CHECK(eps >= 0, "batch_norm1d: eps must be >= 0, got {}", eps);
+
+  Tensor y = Tensor::empty_like(x);
+  Tensor mean = Tensor::empty({C}, x.dtype(), x.device());
+  Tensor rstd = Tensor::empty({C}, x.dtype(), x.device());
+  if (x.is_cuda()) {
+    DISPA_ON_CUDA(cuda::batch_norm_forward(x.data<float>(), ptr_or_null<float>(weight), ptr_or_null<float>(bias),
+                                           y.data<float>(), mean.data<float>(), rstd.data<float>(),
+                                           mut_ptr_or_null<float>(running_mean), mut_ptr_or_null<float>(running_var),
+                                           N, C, training, static_cast<float>(momentum), static_cast<float>(eps)));
+  } else {
+    dispatch_floating(x.dtype(), op, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      batch_norm_forward_cpu<T>(x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), y.data<T>(),
+                                mean.data<T>(), rstd.data<T>(), mut_ptr_or_null<T>(running_mean),
+                                mut_ptr_or_null<T>(running_var), N, C, training, momentum, eps);
+    });
+  }
+  // Keeps x, the weight and the statistics this forward used (batch or running, as of now: later
+  // running-stat updates do not change this step's gradient).
+  record(op, {x, weight, bias}, y, [x, weight, bias, mean, rstd, training](const Tensor& dy) {
+    const int64_t N = x.dim(0), C = x.dim(1);
+    Tensor dx = Tensor::empty_like(x);
+    Tensor dw = grad_buffer_for(weight), db = grad_buffer_for(bias);
+    if (x.is_cuda()) {
+      DISPA_ON_CUDA(cuda::batch_norm_backward(x.data<float>(), ptr_or_null<float>(weight), mean.data<float>(),
+                                              rstd.data<float>(), dy.data<float>(), dx.data<float>(),
+                                              mut_ptr_or_null<float>(dw), mut_ptr_or_null<float>(db), N, C,
+                                              training));
+    } else {
+      dispatch_floating(x.dtype(), "batch_norm1d backward", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        batch_norm_backward_cpu<T>(x.data<T>(), ptr_or_null<T>(weight), mean.data<T>(), rstd.data<T>(),
+                                   dy.data<T>(), dx.data<T>(), mut_ptr_or_null<T>(dw), mut_ptr_or_null<T>(db), N, C,
+                                   training);
+      });
+    }
+    x.accumulate_grad(std::move(dx));
+    if (dw.defined()) weight.accumulate_grad(std::move(dw));
+    if (db.defined()) bias.accumulate_grad(std::move(db));
+  });
+  return y;
+}
+
+}  // namespace dispa

@@ -1,0 +1,114 @@
+#include "model/cross_attention.h"
+
+#include <cmath>
+
+#include "engine/nn/init.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/gather.h"
+#include "engine/ops/matmul.h"
+#include "engine/ops/norm.h"
+#include "engine/ops/reduce.h"
+#include "engine/ops/shape.h"
+#include "engine/ops/softmax.h"
+
+namespace dispa {
+
+AttentionKind parse_attention_kind(const std::string& name) {
+  if (name == "differential") return AttentionKind::differential;
+  if (name == "vanilla") return AttentionKind::vanilla;
+  fail("unknown attention '{}': expected differential or vanilla", name);
+}
+
+double lambda_init_for_depth(int depth) { return 0.8 - 0.6 * std::exp(-0.3 * depth); }
+
+namespace {
+int64_t checked_head_dim(AttentionKind kind, int64_t attn_dim, int heads) {
+  const int64_t split = kind == AttentionKind::differential ? 2 * int64_t(heads) : int64_t(heads);
+  DISPA_CHECK(heads > 0 && attn_dim % split == 0, "cross-attention: attn_dim {} must be divisible by {} ({} heads{})",
+              attn_dim, split, heads, kind == AttentionKind::differential ? ", two halves each" : "");
+  return attn_dim / split;
+}
+}  // namespace
+
+CrossAttention::CrossAttention(AttentionKind kind_, int64_t embed_dim, int64_t attn_dim_, int heads_, int depth,
+                               double rms_eps_, Generator& init_rng)
+    : kind(kind_), heads(heads_), attn_dim(attn_dim_),
+      head_dim(checked_head_dim(kind_, attn_dim_, heads_)), lambda_init(lambda_init_for_depth(depth)),
+      rms_eps(rms_eps_), q_proj(embed_dim, attn_dim_, false, init_rng), k_proj(embed_dim, attn_dim_, false, init_rng),
+      v_proj(embed_dim, attn_dim_, false, init_rng), out_proj(attn_dim_, embed_dim, false, init_rng),
+      subln(kind_ == AttentionKind::differential ? 2 * head_dim : head_dim, rms_eps_) {
+  register_module("q_proj", q_proj);
+  register_module("k_proj", k_proj);
+  register_module("v_proj", v_proj);
+  register_module("out_proj", out_proj);
+  if (kind == AttentionKind::differential) {
+    // Differential Transformer init: λ vectors ~ N(0, 0.1²).
+    for (auto [name, tensor] : {std::pair{"lambda_q1", &lambda_q1}, std::pair{"lambda_k1", &lambda_k1},
+                                std::pair{"lambda_q2", &lambda_q2}, std::pair{"lambda_k2", &lambda_k2}}) {
+      *tensor = register_parameter(name, Tensor::empty({head_dim}));
+      init::normal_(*tensor, 0.0, 0.1, init_rng);
+    }
+  }
+  register_module("subln", subln);
+}
+
+Tensor CrossAttention::lambda() const {
+  DISPA_CHECK(kind == AttentionKind::differential, "cross-attention: λ exists only in the differential variant");
+  Tensor l1 = exp(sum_all(lambda_q1 * lambda_k1));
+  Tensor l2 = exp(sum_all(lambda_q2 * lambda_k2));
+  return add_scalar(l1 - l2, lambda_init);
+}
+
+namespace {
+// Projects distinct rows once, then expands them to the batch (identity without a row map).
+Tensor project(const Linear& proj, const Tensor& x, const Tensor& rows) {
+  const Tensor y = proj.forward(x);
+  return rows.defined() ? gather_rows(y, rows) : y;
+}
+}  // namespace
+
+AttentionOutput CrossAttention::forward(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
+                                        const Tensor& query_rows, const Tensor& kv_rows) const {
+  if (kind != AttentionKind::differential || !use_fused)
+    return forward_unfused(queries, keys_values, key_mask, query_rows, kv_rows);
+  const Tensor q = project(q_proj, queries, query_rows);  // [B, Lq, A]
+  const Tensor k = project(k_proj, keys_values, kv_rows); // [B, Lk, A]
+  const Tensor v = project(v_proj, keys_values, kv_rows); // [B, Lk, A]
+  DiffAttentionResult r = diff_attention(q, k, v, key_mask, lambda(), lambda_init, subln.weight, heads, rms_eps);
+  return {out_proj.forward(r.output), r.attention};
+}
+
+AttentionOutput CrossAttention::forward_unfused(const Tensor& queries, const Tensor& keys_values,
+                                                const Tensor& key_mask, const Tensor& query_rows,
+                                                const Tensor& kv_rows) const {
+  const Tensor q = project(q_proj, queries, query_rows);
+  const Tensor k = project(k_proj, keys_values, kv_rows);
+  const Tensor v = project(v_proj, keys_values, kv_rows);
+  const int64_t B = q.dim(0), Lq = q.dim(1), Lk = k.dim(1);
+  const int64_t H = heads, D = head_dim;
+  const double scale = 1.0 / std::sqrt(double(D));
+  const Tensor mask = key_mask.defined() ? key_mask.reshape({B, 1, 1, Lk}) : Tensor();
+  auto probabilities = [&](const Tensor& scores) { return mask.defined() ? masked_softmax(scores, mask) : softmax(scores); };
+
+  Tensor attention, values;
+  if (kind == AttentionKind::differential) {
+    const Tensor qh = permute(q.reshape({B, Lq, H, 2, D}), {0, 2, 3, 1, 4});  // [B, H, 2, Lq, D]
+    const Tensor kh = permute(k.reshape({B, Lk, H, 2, D}), {0, 2, 3, 1, 4});  // [B, H, 2, Lk, D]
+    auto half = [&](const Tensor& t, int64_t i, int64_t rows) { return slice(t, 2, i, i + 1).reshape({B, H, rows, D}); };
+    const Tensor a1 = probabilities(mul_scalar(matmul(half(qh, 0, Lq), half(kh, 0, Lk), false, true), scale));
+    const Tensor a2 = probabilities(mul_scalar(matmul(half(qh, 1, Lq), half(kh, 1, Lk), false, true), scale));
+    attention = a1 - lambda() * a2;                                            // [B, H, Lq, Lk]
+    values = permute(v.reshape({B, Lk, H, 2 * D}), {0, 2, 1, 3});              // [B, H, Lk, 2D]
+  } else {
+    const Tensor qh = permute(q.reshape({B, Lq, H, D}), {0, 2, 1, 3});
+    const Tensor kh = permute(k.reshape({B, Lk, H, D}), {0, 2, 1, 3});
+    attention = probabilities(mul_scalar(matmul(qh, kh, false, true), scale));
+    values = permute(v.reshape({B, Lk, H, D}), {0, 2, 1, 3});
+  }
+  Tensor o = subln.forward(matmul(attention, values));       // [B, H, Lq, 2D or D]
+  if (kind == AttentionKind::differential) o = mul_scalar(o, 1.0 - lambda_init);
+  o = permute(o, {0, 2, 1, 3}).reshape({B, Lq, attn_dim});
+  return {out_proj.forward(o), attention.detach()};
+}
+
+}  // namespace dispa

@@ -1,0 +1,53 @@
+// Cross-attention between two token sets, in DiSPA's two variants:
+//  differential (Ye et al. 2024): A = softmax(Q1K1ᵀ/√D) − λ·softmax(Q2K2ᵀ/√D),
+//    λ = exp(λq1·λk1) − exp(λq2·λk2) + λinit, λinit = 0.8 − 0.6·exp(−0.3·depth),
+//    O = RMSNorm(A V)·(1 − λinit) per head (D = attn_dim / (2·heads));
+//  vanilla: A = softmax(QKᵀ/√D), O = RMSNorm(A V) (D = attn_dim / heads);
+// then heads are concatenated and projected back (out_proj). No biases, as the reference.
+// Parameter names follow the PyTorch reference: q_proj, k_proj, v_proj, out_proj, lambda_q1,
+// lambda_k1, lambda_q2, lambda_k2, subln.
+#pragma once
+#include <string>
+
+#include "engine/generator.h"
+#include "engine/nn/module.h"
+#include "model/diff_attention.h"
+#include "model/layers.h"
+
+namespace dispa {
+
+enum class AttentionKind { differential, vanilla };
+AttentionKind parse_attention_kind(const std::string& name);  // "differential" | "vanilla"
+double lambda_init_for_depth(int depth);                       // 0.8 − 0.6·exp(−0.3·depth)
+
+struct AttentionOutput {
+  Tensor output;     // [B, Lq, E]
+  Tensor attention;  // [B, H, Lq, Lk] (differential: A1 − λA2; vanilla: softmax), no gradient
+};
+
+class CrossAttention : public Module {
+ public:
+  CrossAttention(AttentionKind kind, int64_t embed_dim, int64_t attn_dim, int heads, int depth, double rms_eps,
+                 Generator& init_rng);
+  // queries [B, Lq, E], keys_values [B, Lk, E], key_mask [B, Lk] (nonzero = valid) or undefined.
+  // query_rows / kv_rows (optional, i32 [B]): queries / keys_values hold distinct rows and these
+  // map each batch entry to its row; the projections then run once per distinct row.
+  AttentionOutput forward(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
+                          const Tensor& query_rows = {}, const Tensor& kv_rows = {}) const;
+  // The same computation from separate engine ops (matmul, masked_softmax, rms_norm, ...): the
+  // reference for the fused op, and the path used when use_fused is false.
+  AttentionOutput forward_unfused(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
+                                  const Tensor& query_rows = {}, const Tensor& kv_rows = {}) const;
+  Tensor lambda() const;  // differential only: the scalar λ as a differentiable [] tensor
+
+  AttentionKind kind;
+  int heads;
+  int64_t attn_dim, head_dim;  // head_dim: D (differential: attn_dim / (2 heads))
+  double lambda_init, rms_eps;
+  bool use_fused = true;       // differential only; vanilla always runs unfused
+  Linear q_proj, k_proj, v_proj, out_proj;
+  RMSNorm subln;  // over 2D (differential) or D (vanilla)
+  Tensor lambda_q1, lambda_k1, lambda_q2, lambda_k2;
+};
+
+}  // namespace dispa

@@ -1,0 +1,28 @@
+// Loading a DiSPA from files and running it on raw tensors: the library side of `dispa forward`
+// (and of the fixture parity tests). The file layout is the PyTorch reference's
+// (shared/fixtures/dispa_ref): config.json, weights.safetensors, inputs.safetensors.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+
+#include "engine/tensor.h"
+#include "model/dispa.h"
+
+namespace dispa {
+
+DispaConfig load_dispa_config(const std::string& path);  // JSON file; errors name the file
+// Builds the model for `config` and loads `weights_path` (strict: every name must match).
+std::unique_ptr<Dispa> load_dispa(const DispaConfig& config, const std::string& weights_path);
+// Reads expression, pathway_gene_indices, drug, substructures, mask from a safetensors file.
+DispaInputs load_dispa_inputs(const std::string& path, Device device = Device::cpu());
+
+struct ForwardOptions {
+  std::string config_path, weights_path, inputs_path, output_path;
+  Device device = Device::cpu();
+  bool fused_attention = true;
+};
+// Eval-mode forward; writes prediction, path2sub_attention, drug2path_attention, pathway_tokens.
+std::map<std::string, Tensor> run_forward(const ForwardOptions& options);
+
+}  // namespace dispa

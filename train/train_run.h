@@ -1,0 +1,49 @@
+// `dispa train` as a library call: prepare the data folder, make (or reuse) the split, and for each
+// selected fold train DiSPA, evaluate it and the baselines (drug-mean, cell-mean, additive, ridge on
+// [pathway ssGSEA scores, drug fingerprint]) on the same test pairs, and write the run folder:
+//
+//   RUN_DIR/split.tsv                   the split (reusable with --split-file)
+//   RUN_DIR/metrics.json                mean over folds (keys rmse, mae, pearson, spearman, r2,
+//                                       per_drug_pearson_mean/median; baselines.<name>.<key>),
+//                                       plus "sd" and "folds"
+//   RUN_DIR/fold_<k>/run.json           model config, data options, pathway genes, gene order
+//   RUN_DIR/fold_<k>/config.json        the model configuration alone (dispa forward format)
+//   RUN_DIR/fold_<k>/model.safetensors  best weights by validation RMSE (PyTorch state-dict names)
+//   RUN_DIR/fold_<k>/checkpoint/        model, optimizer, RNG and schedule state (for --resume)
+//   RUN_DIR/fold_<k>/metrics.json       this fold's test metrics and baselines
+//   RUN_DIR/fold_<k>/predictions.tsv    cell_id, drug_name, ln_ic50, prediction (test pairs)
+//   RUN_DIR/fold_<k>/learning_curve.svg, train.log
+#pragma once
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "model/dispa.h"
+#include "train/data_pipeline.h"
+#include "train/trainer.h"
+
+namespace dispa::train {
+
+struct TrainRunOptions {
+  DataOptions data;
+  std::string split = "random";       // random|cell-blind|drug-blind|disjoint|tgsa-mixed|...
+  int folds = 5;
+  int fold = -1;                      // -1 = every fold
+  double val_fraction = 0.1;
+  std::filesystem::path split_file;   // reuse a split instead of making one
+  DispaConfig model;                  // data-dependent dims are filled from the dataset
+  TrainerOptions trainer;             // seed, epochs, batch, lr, ...; run_dir set per fold
+  Device device = Device::cpu();
+  std::filesystem::path out_dir;
+  bool resume = false;
+  bool ridge_baseline = true;
+};
+
+// Returns the contents of RUN_DIR/metrics.json (also printed as a table).
+nlohmann::json run_training(const TrainRunOptions& options);
+
+// Aggregates per-fold metrics JSON objects into mean and sd (sample sd; 0 for one fold).
+nlohmann::json aggregate_folds(const std::vector<nlohmann::json>& folds);
+
+}  // namespace dispa::train
