@@ -4,7 +4,8 @@
 #  1. installs R's GSVA (Debian r-bioc-gsva) when it is missing (needs root; a large install);
 #  2. times R's gsva() call, serial (parallel.sz = 1; its parallel mode is slower), median of REPS;
 #  3. times ours (bench/gsva_bench pathways/<method>: the same scope, matrix already in memory)
-#     on THREADS OpenMP threads, median of REPS, and the whole `dispa pathways score` command;
+#     on THREADS OpenMP threads and on 1, median of REPS, and the whole `dispa pathways score`
+#     command (reading, scoring, writing) once;
 #  4. checks both give the same scores (per set Pearson >= 0.999, max |diff| <= 1e-3 for GSVA and
 #     1e-4 for ssGSEA), then prints R time / our time per method.
 # Usage: bench/compare_gsva_r.sh   (env: DISPA_SHARED=../shared, DISPA_BUILD_DIR=build, THREADS=2,
@@ -47,8 +48,8 @@ for (m in names(run)) {
   out <- cbind(cell_id = colnames(es), formatC(t(es), digits = 15, format = "fg"))
   out <- trimws(out)
   write.table(out, file.path(a[3], paste0("r_", m, ".tsv")), sep = "\t", quote = FALSE, row.names = FALSE)
-  t <- replicate(reps, system.time(quiet(run[[m]]))[["elapsed"]])
-  cat(m, median(t) * 1000, "\n", file = file.path(a[3], "r_times.txt"), append = TRUE)
+  t <- replicate(reps, { s <- system.time(quiet(run[[m]])); c(s[["elapsed"]], s[["user.self"]] + s[["sys.self"]]) })
+  cat(m, median(t[1, ]) * 1000, median(t[2, ]) * 1000, "\n", file = file.path(a[3], "r_times.txt"), append = TRUE)
 }
 EOF
 
@@ -60,12 +61,17 @@ for m in ssgsea gsva; do
     --method "$m" --min-size 5 --out "$work/ours_$m.tsv"
   cli_ms+=("$(( ($(date +%s%N) - start) / 1000000 ))")
 done
-OMP_NUM_THREADS=$threads DISPA_SHARED="$shared" "$build/bench/gsva_bench" \
-  --benchmark_filter='^pathways/(ssgsea|gsva)$' --benchmark_repetitions="$reps" \
-  --benchmark_report_aggregates_only=true --benchmark_format=csv 2>/dev/null \
-  | awk -F, '/_median"?,/ { gsub(/"/, "", $1); sub(/pathways\//, "", $1); sub(/_median/, "", $1);
-                             u = $5; gsub(/"/, "", u); t = $3; if (u == "us") t /= 1000; if (u == "s") t *= 1000;
-                             print $1, t }' > "$work/our_times.txt"
+# Median wall time per method, in ms, of bench/gsva_bench on $1 threads.
+our_times() {
+  OMP_NUM_THREADS=$1 DISPA_SHARED="$shared" "$build/bench/gsva_bench" \
+    --benchmark_filter='^pathways/(ssgsea|gsva)$' --benchmark_repetitions="$reps" \
+    --benchmark_report_aggregates_only=true --benchmark_format=csv 2>/dev/null \
+    | awk -F, '/_median"?,/ { gsub(/"/, "", $1); sub(/pathways\//, "", $1); sub(/_median/, "", $1);
+                               u = $5; gsub(/"/, "", u); t = $3; if (u == "us") t /= 1000; if (u == "s") t *= 1000;
+                               print $1, t }'
+}
+our_times "$threads" > "$work/our_times.txt"
+our_times 1 > "$work/our_times_1.txt"
 
 # --- agreement (in R, reading both tables) -----------------------------------------------------
 Rscript - "$work" <<'EOF'
@@ -84,13 +90,17 @@ for (m in c("ssgsea", "gsva")) {
 if (!ok) quit(status = 1)
 EOF
 
-echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ours on $threads threads; medians of $reps"
-printf "%-7s %12s %14s %9s %18s\n" method "R gsva() ms" "dispa ms" "R/dispa" "dispa CLI ms"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); medians of $reps runs"
+echo "R: serial gsva() (elapsed and its CPU time); dispa: the same scope in memory on $threads threads and on 1;"
+echo "R elapsed >> R CPU means the machine was shared, which slows our threaded run more than R's serial one."
+printf "%-7s %11s %11s %14s %14s %11s %11s %11s\n" method "R ms" "R CPU ms" "dispa ${threads}T ms" "dispa 1T ms" \
+  "R/dispa ${threads}T" "R/dispa 1T" "CLI ms"
 i=0
 for m in ssgsea gsva; do
-  r=$(awk -v m="$m" '$1 == m { print $2 }' "$work/r_times.txt")
+  read -r r rc < <(awk -v m="$m" '$1 == m { print $2, $3 }' "$work/r_times.txt")
   o=$(awk -v m="$m" '$1 == m { print $2 }' "$work/our_times.txt")
-  awk -v m="$m" -v r="$r" -v o="$o" -v c="${cli_ms[$i]}" \
-    'BEGIN { printf "%-7s %12.0f %14.1f %8.1fx %18d\n", m, r, o, r / o, c }'
+  o1=$(awk -v m="$m" '$1 == m { print $2 }' "$work/our_times_1.txt")
+  awk -v m="$m" -v r="$r" -v rc="$rc" -v o="$o" -v o1="$o1" -v c="${cli_ms[$i]}" \
+    'BEGIN { printf "%-7s %11.0f %11.0f %14.1f %14.1f %10.1fx %10.1fx %11d\n", m, r, rc, o, o1, r / o, r / o1, c }'
   i=$((i + 1))
 done
