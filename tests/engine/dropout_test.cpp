@@ -11,16 +11,12 @@
 #include "engine/ops/dropout.h"
 #include "engine/philox.h"
 #include "tests/support/close.h"
+#include "tests/support/gradcheck.h"
 
 using namespace dispa;
+using dispa::test::backward_with;
 
 namespace {
-void backward_with(const Tensor& out, const Tensor& g) {
-  Tensor loss = Tensor::scalar(0.0, out.dtype());
-  record("test_upstream", {out}, loss, [out, g](const Tensor&) { out.accumulate_grad(g); });
-  loss.backward();
-}
-
 // The mask as 0/1, read from dropout of ones (kept elements are exactly 1/(1-p) != 0).
 std::vector<int> mask_of(int64_t n, double p, uint64_t seed, uint64_t offset, DType dtype = DType::f32) {
   const auto y = dropout(Tensor::ones({n}, dtype), p, true, seed, offset).to_f64_vector();

@@ -9,19 +9,15 @@
 #include "engine/ops/gather_math.h"
 #include "engine/ops/shape.h"
 #include "tests/support/close.h"
+#include "tests/support/gradcheck.h"
 
 using namespace dispa;
+using dispa::test::backward_with;
 
 namespace {
 const Device kGpu = Device::cuda(0);
 constexpr int64_t kPad = 67;
 constexpr double kSentinel = 12345.0;
-
-void backward_with(const Tensor& out, const Tensor& g) {
-  Tensor loss = Tensor::scalar(0.0, out.dtype(), out.device());
-  record("test_upstream", {out}, loss, [out, g](const Tensor&) { out.accumulate_grad(g); });
-  loss.backward();
-}
 
 Tensor gpu_leaf(const Tensor& cpu) {
   Tensor g = cpu.to(kGpu);

@@ -10,16 +10,12 @@
 #include "engine/autograd.h"
 #include "engine/ops/gather.h"
 #include "tests/support/close.h"
+#include "tests/support/gradcheck.h"
 
 using namespace dispa;
+using dispa::test::backward_with;
 
 namespace {
-void backward_with(const Tensor& out, const Tensor& g) {
-  Tensor loss = Tensor::scalar(0.0, out.dtype());
-  record("test_upstream", {out}, loss, [out, g](const Tensor&) { out.accumulate_grad(g); });
-  loss.backward();
-}
-
 template <typename T>
 Tensor iota(const Shape& shape, T start = T(0)) {
   std::vector<T> v(size_t(shape_numel(shape)));

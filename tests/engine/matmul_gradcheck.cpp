@@ -9,11 +9,7 @@
 using namespace dispa;
 
 namespace {
-Tensor input(const Shape& shape, uint64_t seed) {
-  Tensor t = Tensor::uniform(shape, -1.5, 1.5, seed, 0, DType::f64);
-  t.set_requires_grad();
-  return t;
-}
+Tensor input(const Shape& shape, uint64_t seed) { return test::gradcheck_input(shape, seed, -1.5, 1.5); }
 // Stored shape of an M x K operand ([K, M] when transposed) with leading batch dims.
 Shape stored(Shape batch, int64_t rows, int64_t cols, bool transposed) {
   batch.push_back(transposed ? cols : rows);

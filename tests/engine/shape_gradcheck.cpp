@@ -7,11 +7,7 @@
 using namespace dispa;
 
 namespace {
-Tensor input(const Shape& shape, uint64_t seed) {
-  Tensor t = Tensor::uniform(shape, -2.0, 2.0, seed, 0, DType::f64);
-  t.set_requires_grad();
-  return t;
-}
+Tensor input(const Shape& shape, uint64_t seed) { return test::gradcheck_input(shape, seed, -2.0, 2.0); }
 }  // namespace
 
 TEST_CASE("gradcheck: concat on axis 0, a middle axis and the last axis") {

@@ -8,18 +8,14 @@
 #include "engine/autograd.h"
 #include "engine/ops/shape.h"
 #include "tests/support/close.h"
+#include "tests/support/gradcheck.h"
 
 using namespace dispa;
+using dispa::test::backward_with;
 
 namespace {
 // Backward from `out` with upstream gradient g (loss = sum(out * g), recorded by hand so the
 // test does not depend on reduction ops).
-void backward_with(const Tensor& out, const Tensor& g) {
-  Tensor loss = Tensor::scalar(0.0, out.dtype());
-  record("test_upstream", {out}, loss, [out, g](const Tensor&) { out.accumulate_grad(g); });
-  loss.backward();
-}
-
 Tensor iota_f32(const Shape& shape, float start = 0.0f) {
   std::vector<float> v(size_t(shape_numel(shape)));
   std::iota(v.begin(), v.end(), start);

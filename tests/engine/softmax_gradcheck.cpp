@@ -8,11 +8,7 @@
 using namespace dispa;
 
 namespace {
-Tensor input(const Shape& shape, uint64_t seed) {
-  Tensor t = Tensor::uniform(shape, -3.0, 3.0, seed, 0, DType::f64);
-  t.set_requires_grad();
-  return t;
-}
+Tensor input(const Shape& shape, uint64_t seed) { return test::gradcheck_input(shape, seed, -3.0, 3.0); }
 }  // namespace
 
 TEST_CASE("gradcheck: softmax over the last axis") {

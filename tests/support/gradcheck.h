@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/autograd.h"
 #include "engine/tensor.h"
 
 namespace dispa::test {
@@ -22,6 +23,21 @@ struct GradcheckOptions {
 };
 
 using GradFunction = std::function<Tensor(const std::vector<Tensor>& inputs)>;
+
+// An f64 CPU leaf with Philox-uniform values in [lo, hi) that requires a gradient.
+inline Tensor gradcheck_input(const Shape& shape, uint64_t seed, double lo = -2.0, double hi = 2.0) {
+  Tensor t = Tensor::uniform(shape, lo, hi, seed, 0, DType::f64);
+  t.set_requires_grad();
+  return t;
+}
+
+// Runs backward from `out` with the upstream gradient `upstream` (same shape), by recording a
+// scalar root whose backward hands `upstream` to `out`: a VJP without a reduction op in the way.
+inline void backward_with(const Tensor& out, const Tensor& upstream) {
+  Tensor root = Tensor::scalar(0.0, out.dtype(), out.device());
+  record("test_upstream", {out}, root, [out, upstream](const Tensor&) { out.accumulate_grad(upstream); });
+  root.backward();
+}
 
 // Inputs must be f64 CPU tensors; those with requires_grad are checked. Returns "" on success,
 // otherwise a description naming the input, element/direction and both values.
