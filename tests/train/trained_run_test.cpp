@@ -1,0 +1,348 @@
+// Inference from a trained run (train/trained_run, predict, explain) on gdsc2-mini: a tiny 2-fold,
+// 1-epoch run is trained once (about 2 s) and then
+//  * loading rebuilds the training pathway index and reproduces the fold's own test predictions;
+//  * an ensemble prediction is the mean (and sample sd) of the single-fold predictions;
+//  * new cells (missing genes, shuffled and extra columns) and new SMILES predict finite values,
+//    and column order does not matter;
+//  * explain matches the model's forward on the training tensors, rows sum to 1 − λ, files exist;
+//  * errors name file, line and the offending id; bad SMILES fail or are skipped on request.
+#include <fstream>
+#include <map>
+
+#include <doctest/doctest.h>
+
+#include "engine/autograd.h"
+#include "engine/log.h"
+#include "tests/support/close.h"
+#include "tests/support/shared_data.h"
+#include "tests/train/temp_dir.h"
+#include "train/attention_svg.h"
+#include "train/explain.h"
+#include "train/predict.h"
+#include "train/train_run.h"
+#include "train/tsv_reader.h"
+
+using namespace dispa;
+using namespace dispa::train;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kImatinib = "CC1=C(C=C(C=C1)NC(=O)C2=CC=C(C=C2)CN3CCN(CC3)C)NC4=NC=CC(=N4)C5=CN=CC=C5";
+
+// The tiny run, trained on first use and shared by the test cases of this binary.
+struct TinyRun {
+  fs::path data, run;
+  bool ok = false;
+};
+const TinyRun& tiny_run() {
+  static TinyRun t = [] {
+    TinyRun r;
+    r.data = test::shared_path_or_skip("data/gdsc2-mini");
+    if (r.data.empty()) return r;
+    logging::set_quiet(true);
+    r.run = fs::path(DISPA_BINARY_DIR) / "test_tmp" / "trained_run";
+    fs::remove_all(r.run);
+    TrainRunOptions o;
+    o.data.data_dir = r.data;
+    o.data.gmt = r.data / "pathways_kegg34.gmt";
+    o.folds = 2;
+    o.trainer.epochs = 1;
+    o.trainer.batch_size = 64;
+    o.model.embed_dim = 16;
+    o.model.ffn_hidden = 32;
+    o.model.attn_dim = 16;
+    o.model.heads = 2;
+    o.model.head_dims = {16, 8};
+    o.ridge_baseline = false;
+    o.out_dir = r.run;
+    run_training(o);
+    r.ok = true;
+    return r;
+  }();
+  return t;
+}
+
+std::map<std::pair<std::string, std::string>, std::vector<std::string>> read_table(const fs::path& file,
+                                                                                   std::vector<std::string>* header = nullptr) {
+  TsvReader reader(file);
+  if (header) *header = reader.header();
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> rows;
+  while (reader.next()) rows[{reader.field(0), reader.field(1)}] = reader.fields();
+  return rows;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// An expression file of the run's genes for new cells: columns reversed, the first `drop` training
+// genes left out, one unknown gene added; values from the mini file's first cells, shifted.
+fs::path write_new_expression(const fs::path& file, const fs::path& data, int drop) {
+  const bio::ExpressionMatrix e = bio::read_expression(data / "expression.tsv");
+  std::ofstream out(file);
+  out << "cell_id\tNOT_A_GENE";
+  for (int64_t g = e.n_genes() - 1; g >= drop; --g) out << '\t' << e.genes()[size_t(g)];
+  out << '\n';
+  for (int c = 0; c < 3; ++c) {
+    out << (c == 0 ? "NEW-CELL" : e.samples()[size_t(c)]) << "\t1.5";
+    for (int64_t g = e.n_genes() - 1; g >= drop; --g) out << fmt::format("\t{}", e.at(c, g) + (c == 0 ? 0.25 : 0.0));
+    out << '\n';
+  }
+  return file;
+}
+
+}  // namespace
+
+TEST_CASE("TrainedRun: load rebuilds the training pathway index and reproduces the fold's test predictions") {
+  const TinyRun& t = tiny_run();
+  if (!t.ok) return;
+  const TrainedRun ensemble = TrainedRun::load(t.run);
+  CHECK(ensemble.n_models() == 2);
+  CHECK(TrainedRun::available_folds(t.run) == std::vector<int>{0, 1});
+
+  DataOptions data;
+  data.data_dir = t.data;
+  data.gmt = t.data / "pathways_kegg34.gmt";
+  const PreparedData prepared = prepare_data(data);
+  CHECK(ensemble.genes() == prepared.dataset.gene_symbols);
+  CHECK(ensemble.pathway_ids() == prepared.pathways.ids);
+  CHECK(ensemble.pathway_gene_indices().to_vector<int32_t>() == prepared.pathways.index.to_vector<int32_t>());
+
+  // The fold's predictions.tsv (written by training on its own tensors) is reproduced by the
+  // inference path: expression by symbol, index from run.json, drugs featurised again.
+  PredictOptions o;
+  o.run_dir = t.run / "fold_1";
+  o.expression = t.data / "expression.tsv";
+  o.drugs = t.data / "drugs.tsv";
+  const PredictionTable p = run_predict(o);
+  REQUIRE(p.prediction.size() == 40 * 12);
+  const auto want = read_table(t.run / "fold_1" / "predictions.tsv");
+  REQUIRE(want.size() > 100);
+  std::vector<double> got_v, want_v;
+  for (size_t i = 0; i < p.prediction.size(); ++i) {
+    auto it = want.find({p.cell_ids[i], p.drug_names[i]});
+    if (it == want.end()) continue;
+    got_v.push_back(p.prediction[i]);
+    want_v.push_back(std::stod(it->second[3]));
+  }
+  CHECK(got_v.size() == want.size());
+  CHECK_CLOSE_VALUES(got_v, want_v, 2e-6, 0);  // the file keeps 6 decimals
+}
+
+TEST_CASE("predict: an ensemble is the mean and sample sd of its single-fold predictions") {
+  const TinyRun& t = tiny_run();
+  if (!t.ok) return;
+  test::TempDir tmp("predict_ensemble");
+  PredictOptions o;
+  o.expression = t.data / "expression.tsv";
+  o.drugs = t.data / "drugs.tsv";
+  o.batch_size = 37;  // batches that do not divide the pairs
+  o.run_dir = t.run / "fold_0";
+  const PredictionTable f0 = run_predict(o);
+  o.run_dir = t.run;
+  o.fold = 1;
+  const PredictionTable f1 = run_predict(o);
+  o.fold = -1;
+  o.out = tmp.path() / "preds.tsv";
+  const PredictionTable all = run_predict(o);
+  REQUIRE(all.per_fold.size() == 2);
+  CHECK(all.folds == std::vector<int>{0, 1});
+  std::vector<double> mean, sd, got_mean, got_sd;
+  for (size_t i = 0; i < all.prediction.size(); ++i) {
+    const double a = f0.prediction[i], b = f1.prediction[i];
+    mean.push_back(0.5 * (a + b));
+    sd.push_back(std::abs(a - b) / std::sqrt(2.0));
+    got_mean.push_back(all.prediction[i]);
+    got_sd.push_back(all.sd[i]);
+  }
+  CHECK_CLOSE_VALUES(got_mean, mean, 1e-6, 1e-6);
+  CHECK_CLOSE_VALUES(got_sd, sd, 1e-6, 1e-5);
+  std::vector<std::string> header;
+  const auto rows = read_table(o.out, &header);
+  CHECK(header == std::vector<std::string>{"cell_id", "drug_name", "prediction", "prediction_sd"});
+  CHECK(rows.size() == 480);
+}
+
+TEST_CASE("predict: new cells and new SMILES; gene order and extra genes do not matter") {
+  const TinyRun& t = tiny_run();
+  if (!t.ok) return;
+  test::TempDir tmp("predict_new");
+  const fs::path drugs = tmp.write("drugs.tsv", fmt::format("drug_name\tsmiles\nOlaparib\t{}\nImatinib\t{}\n",
+                                                            "C1CC1C(=O)N2CCN(CC2)C(=O)C3=C(C=CC(=C3)CC4=NNC(=O)C5=CC=CC=C54)F",
+                                                            kImatinib));
+  PredictOptions o;
+  o.run_dir = t.run / "fold_0";
+  o.drugs = drugs;
+
+  // All training genes present, in reversed order plus an unknown one: same numbers as the original file.
+  o.expression = write_new_expression(tmp.path() / "reordered.tsv", t.data, 0);
+  const PredictionTable reordered = run_predict(o);
+  o.expression = t.data / "expression.tsv";
+  const std::string second = bio::read_expression(o.expression).samples()[1];
+  o.pairs = tmp.write("pairs.tsv", fmt::format("cell_id\tdrug_name\n{0}\tOlaparib\n{0}\tImatinib\n", second));
+  const PredictionTable original = run_predict(o);
+  REQUIRE(reordered.prediction.size() == 3 * 2);
+  CHECK(reordered.cell_ids[2] == second);
+  CHECK(reordered.prediction[2] == original.prediction[0]);
+  CHECK(reordered.prediction[3] == original.prediction[1]);
+
+  // A new cell with 12 training genes missing: reported, filled with 0, finite predictions.
+  o.expression = write_new_expression(tmp.path() / "new.tsv", t.data, 12);
+  o.pairs = tmp.write("pairs2.tsv", "drug_name\tcell_id\tnote\nImatinib\tNEW-CELL\tx\nOlaparib\tNEW-CELL\ty\n");
+  const TrainedRun run = TrainedRun::load(o.run_dir);
+  const InferenceInputs inputs =
+      run.prepare(bio::read_expression(o.expression), read_drugs_for_inference(drugs), InvalidDrugs::error);
+  CHECK(inputs.missing_genes == 12);
+  CHECK(inputs.missing_pathway_genes > 0);
+  CHECK(inputs.missing_pathway_genes <= 12);
+  CHECK(inputs.dataset.drug_fragments[1].size() >= 3);  // Imatinib fragmented on the fly
+  const PredictionTable fresh = run_predict(o);
+  REQUIRE(fresh.prediction.size() == 2);
+  CHECK(fresh.cell_ids == std::vector<std::string>{"NEW-CELL", "NEW-CELL"});
+  CHECK(fresh.drug_names == std::vector<std::string>{"Imatinib", "Olaparib"});
+  for (float v : fresh.prediction) CHECK(std::isfinite(v));
+  CHECK(fresh.prediction[0] != fresh.prediction[1]);
+}
+
+TEST_CASE("predict: errors name the file, line and id; bad SMILES fail or are skipped") {
+  const TinyRun& t = tiny_run();
+  if (!t.ok) return;
+  test::TempDir tmp("predict_errors");
+  PredictOptions o;
+  o.run_dir = t.run;
+  o.expression = t.data / "expression.tsv";
+  o.drugs = t.data / "drugs.tsv";
+
+  o.pairs = tmp.write("pairs.tsv", "cell_id\tdrug_name\nACH-000030\tOlaparib\nACH-999999\tOlaparib\n");
+  std::string e = error_of([&] { run_predict(o); });
+  CHECK_MESSAGE(e.find("pairs.tsv:3: unknown cell 'ACH-999999'") != std::string::npos, e);
+  o.pairs = tmp.write("pairs2.tsv", "cell_id\tdrug_name\nACH-000030\tAspirinX\n");
+  e = error_of([&] { run_predict(o); });
+  CHECK_MESSAGE(e.find("pairs2.tsv:2: unknown drug 'AspirinX'") != std::string::npos, e);
+  o.pairs = tmp.write("pairs3.tsv", "cell\tdrug_name\nACH-000030\tOlaparib\n");
+  e = error_of([&] { run_predict(o); });
+  CHECK_MESSAGE(e.find("cell_id") != std::string::npos, e);
+
+  o.pairs.clear();
+  o.drugs = tmp.write("drugs.tsv", fmt::format("drug_name\tsmiles\nImatinib\t{}\nBroken\tC1CC(\n", kImatinib));
+  e = error_of([&] { run_predict(o); });
+  CHECK_MESSAGE(e.find("drugs.tsv:3:") != std::string::npos, e);
+  CHECK_MESSAGE(e.find("Broken") != std::string::npos, e);
+  o.invalid_drugs = InvalidDrugs::skip;
+  const PredictionTable skipped = run_predict(o);
+  CHECK(skipped.prediction.size() == 40);
+  o.pairs = tmp.write("pairs4.tsv", "cell_id\tdrug_name\nACH-000030\tBroken\n");
+  e = error_of([&] { run_predict(o); });
+  CHECK_MESSAGE(e.find("pairs4.tsv:2: drug 'Broken' was skipped") != std::string::npos, e);
+
+  e = error_of([&] { TrainedRun::load(tmp.path()); });
+  CHECK_MESSAGE(e.find("no run.json") != std::string::npos, e);
+  e = error_of([&] { TrainedRun::load(t.run, 4); });
+  CHECK_MESSAGE(e.find("no fold 4 (folds present: 0, 1)") != std::string::npos, e);
+}
+
+TEST_CASE("explain: attention maps match the model's forward; rows sum to 1 - lambda; files written") {
+  const TinyRun& t = tiny_run();
+  if (!t.ok) return;
+  test::TempDir tmp("explain");
+  ExplainOptions o;
+  o.run_dir = t.run;  // fold 0 of the run; expression and drugs from the run's data folder
+  o.cell = "ACH-000030";
+  o.drug = "Docetaxel";
+  o.out_dir = tmp.path() / "out";
+  o.top_k = 5;
+  const Explanation e = run_explain(o);
+  CHECK(e.fold == 0);
+  const size_t P = e.n_pathways(), F = e.fragments.size();
+  REQUIRE(P == 32);
+  REQUIRE(F >= 2);
+
+  // Reference: the training tensors (prepare_data), the fold-0 weights, Dispa::forward directly.
+  DataOptions data;
+  data.data_dir = t.data;
+  data.gmt = t.data / "pathways_kegg34.gmt";
+  PreparedData prepared = prepare_data(data);
+  FeaturizedDataset& ds = prepared.dataset;
+  const auto cell = std::find(ds.cell_ids.begin(), ds.cell_ids.end(), o.cell) - ds.cell_ids.begin();
+  const auto drug = std::find(ds.drug_names.begin(), ds.drug_names.end(), o.drug) - ds.drug_names.begin();
+  CHECK(ds.drug_fragments[size_t(drug)] == e.fragments);
+  ds.pairs = {{int32_t(cell), int32_t(drug), 0.0f}};
+  TrainedRun run = TrainedRun::load(t.run / "fold_0");
+  NoGrad no_grad;
+  const DispaOutputs want = run.model(0).forward(make_batch(ds, {0}).inputs);
+  CHECK(std::abs(want.prediction.item() - e.prediction) < 1e-6);
+  const std::vector<float> a = want.path2sub_attention.to_vector<float>();  // [1, H, P, L]
+  const size_t L = size_t(run.config().max_substructures);
+  for (int h = 0; h < e.heads; ++h)
+    for (size_t p = 0; p < P; ++p) {
+      double row = 0;
+      for (size_t f = 0; f < F; ++f) {
+        CHECK(e.path2sub_at(h, p, f) == a[(size_t(h) * P + p) * L + f]);
+        row += e.path2sub_at(h, p, f);
+      }
+      CHECK(std::abs(row - (1.0 - e.lambda_path2sub)) < 1e-5);
+      for (size_t f = F; f < L; ++f) CHECK(a[(size_t(h) * P + p) * L + f] == 0.0f);  // padding keys
+    }
+  CHECK(e.drug2path == want.drug2path_attention.to_vector<float>());
+  for (int h = 0; h < e.heads; ++h) {
+    double row = 0;
+    for (size_t p = 0; p < P; ++p) row += e.drug2path[size_t(h) * P + p];
+    CHECK(std::abs(row - (1.0 - e.lambda_drug2path)) < 1e-5);
+  }
+  CHECK(std::abs(e.lambda_path2sub - run.model(0).path2sub.lambda().item()) < 1e-7);
+
+  for (const char* f : {"path2sub_attention.tsv", "path2sub_attention_by_head.tsv", "drug2path_attention.tsv",
+                        "top_pathways.tsv", "path2sub_heatmap.svg", "drug2path.svg", "explanation.json"})
+    CHECK_MESSAGE(fs::exists(o.out_dir / f), f);
+  std::vector<std::string> header;
+  const auto mean = read_table(o.out_dir / "path2sub_attention.tsv", &header);
+  CHECK(mean.size() == P);
+  REQUIRE(header.size() == 2 + F);
+  CHECK(header[2] == e.fragments[0]);
+  const auto d2p = read_table(o.out_dir / "drug2path_attention.tsv", &header);
+  CHECK(header == std::vector<std::string>{"pathway_id", "pathway_name", "head_0", "head_1", "mean"});
+  TsvReader top(o.out_dir / "top_pathways.tsv");
+  int64_t n = 0;
+  while (top.next()) ++n;
+  CHECK(n == int64_t(5 * F));
+  std::ifstream svg(o.out_dir / "path2sub_heatmap.svg");
+  const std::string text((std::istreambuf_iterator<char>(svg)), std::istreambuf_iterator<char>());
+  CHECK(text.find("MAPK signaling pathway") != std::string::npos);
+  CHECK(text.find("</svg>") != std::string::npos);
+
+  o.cell = "NO-SUCH-CELL";
+  const std::string err = error_of([&] { run_explain(o); });
+  CHECK_MESSAGE(err.find("cell 'NO-SUCH-CELL' is not a sample of") != std::string::npos, err);
+}
+
+TEST_CASE("attention SVG: diverging colours by sign, one cell per value, labels escaped") {
+  CHECK(diverging_colour(0.0) == "#f7f7f7");
+  CHECK(diverging_colour(1.0) == "#b2182b");
+  CHECK(diverging_colour(-1.0) == "#2166ac");
+  CHECK(diverging_colour(-5.0) == "#2166ac");  // clamped
+  HeatmapSvg h;
+  h.row_labels = {"a & b", "c"};
+  h.column_labels = {"[1*]C<O", "N", "O"};
+  h.values = {0.5f, -0.25f, 0.0f, 0.1f, 0.2f, -0.5f};
+  const std::string s = heatmap_svg(h);
+  size_t cells = 0;
+  for (size_t at = s.find("<rect x="); at != std::string::npos; at = s.find("<rect x=", at + 1))
+    if (s.find("<title>", at) < s.find("/>", at)) ++cells;
+  CHECK(cells == 6);
+  CHECK(s.find("a &amp; b") != std::string::npos);
+  CHECK(s.find("[1*]C&lt;O") != std::string::npos);
+  CHECK(s.find(diverging_colour(1.0)) != std::string::npos);   // 0.5 is the max |value|
+  CHECK(s.find(diverging_colour(-1.0)) != std::string::npos);  // -0.5
+  h.values.pop_back();
+  CHECK_THROWS_AS(heatmap_svg(h), Error);
+  BarChartSvg b;
+  b.labels = {"x", "y"};
+  b.values = {0.3f, -0.1f};
+  CHECK(bar_chart_svg(b).find("</svg>") != std::string::npos);
+}
