@@ -23,7 +23,7 @@ namespace dispa::train {
 struct DemoOptions {
   uint64_t seed = 7;
   int cells = 240;
-  int epochs = 40;
+  int epochs = 30;
   double effect = 1.5;          // w: planted effect size in ln IC50 units per SD of activity
   int planted_pairs = 4;
   bool quick = false;           // fewer cells and epochs (for the test suite)
