@@ -16,9 +16,12 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "engine/ops/gemm_cpu.h"
 
@@ -168,6 +171,8 @@ std::string shape_name(const Shape3& s, bool tb) {
 // disturbed, so both are printed.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
+  // Colour only on a terminal (a custom display reporter does not see --benchmark_color).
+  RatioReporter() : ConsoleReporter(isatty(fileno(stdout)) ? OO_ColorTabular : OO_Tabular) {}
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {
@@ -188,23 +193,29 @@ class RatioReporter : public benchmark::ConsoleReporter {
   }
   void Finalize() override {
     ConsoleReporter::Finalize();
+    std::ostream& out = GetOutputStream();  // the table's stream, so the summary follows it
+    char line[256];
     bool header = false;
     for (const auto& [key, e] : entries_) {
       const bool aggregated = !e.median.empty();
       const auto& primary = aggregated ? e.median : e.single;
       if (!primary.count("dispa") || !primary.count("openblas")) continue;
       if (!header)
-        std::printf("\nsummary, GFLOP/s (%s); ratio = dispa / openblas, target >= 0.70:\n",
-                    aggregated ? "median of repetitions, and best repetition" : "one run each");
+        out << "\nsummary, GFLOP/s (" << (aggregated ? "median of repetitions, and best repetition" : "one run each")
+            << "); ratio = dispa / openblas, target >= 0.70:\n";
       header = true;
       const double ours = primary.at("dispa"), blas = primary.at("openblas");
-      std::printf("  %-30s dispa %6.1f  openblas %6.1f  ratio %.2fx", key.c_str(), ours, blas, ours / blas);
-      if (e.best.count("dispa") && e.best.count("openblas"))
-        std::printf("   | best: dispa %6.1f  openblas %6.1f  ratio %.2fx", e.best.at("dispa"), e.best.at("openblas"),
-                    e.best.at("dispa") / e.best.at("openblas"));
-      std::printf("\n");
+      std::snprintf(line, sizeof line, "  %-30s dispa %6.1f  openblas %6.1f  ratio %.2fx", key.c_str(), ours, blas,
+                    ours / blas);
+      out << line;
+      if (e.best.count("dispa") && e.best.count("openblas")) {
+        std::snprintf(line, sizeof line, "   | best: dispa %6.1f  openblas %6.1f  ratio %.2fx", e.best.at("dispa"),
+                      e.best.at("openblas"), e.best.at("dispa") / e.best.at("openblas"));
+        out << line;
+      }
+      out << "\n";
     }
-    std::fflush(stdout);
+    out.flush();
   }
 
  private:

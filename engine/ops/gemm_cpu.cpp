@@ -74,6 +74,33 @@ float* scratch_for_b(int64_t count) {
 }
 
 // ---- packing ------------------------------------------------------------------------------------
+// Packed A blocks may be written up to this many floats past their end (see pack_a).
+constexpr int64_t kPackSlack = 16;
+
+// In-register transpose: afterwards v_j holds element j of each of the eight inputs.
+inline void transpose_8x8(__m256& v0, __m256& v1, __m256& v2, __m256& v3, __m256& v4, __m256& v5, __m256& v6,
+                          __m256& v7) {
+  const __m256 t0 = _mm256_unpacklo_ps(v0, v1), t1 = _mm256_unpackhi_ps(v0, v1);
+  const __m256 t2 = _mm256_unpacklo_ps(v2, v3), t3 = _mm256_unpackhi_ps(v2, v3);
+  const __m256 t4 = _mm256_unpacklo_ps(v4, v5), t5 = _mm256_unpackhi_ps(v4, v5);
+  const __m256 t6 = _mm256_unpacklo_ps(v6, v7), t7 = _mm256_unpackhi_ps(v6, v7);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  v0 = _mm256_permute2f128_ps(s0, s4, 0x20);
+  v1 = _mm256_permute2f128_ps(s1, s5, 0x20);
+  v2 = _mm256_permute2f128_ps(s2, s6, 0x20);
+  v3 = _mm256_permute2f128_ps(s3, s7, 0x20);
+  v4 = _mm256_permute2f128_ps(s0, s4, 0x31);
+  v5 = _mm256_permute2f128_ps(s1, s5, 0x31);
+  v6 = _mm256_permute2f128_ps(s2, s6, 0x31);
+  v7 = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
 // A block rows [i0, i0+mc) x depth [p0, p0+kc) of op(A) -> ceil(mc/MR) micro-panels, each kc steps
 // of MR consecutive values (rows past mc are zero, so the kernel always runs a full tile).
 void pack_a(bool trans, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
@@ -95,7 +122,26 @@ void pack_a(bool trans, const float* a, int64_t lda, int64_t i0, int64_t mc, int
       const float* r3 = r2 + lda;
       const float* r4 = r3 + lda;
       const float* r5 = r4 + lda;
-      for (int64_t p = 0; p < kc; ++p, dst += kMR) {
+      int64_t p = 0;
+      for (; p + 8 <= kc; p += 8, dst += 8 * kMR) {
+        // 6 rows x 8 steps, transposed as 8 x 8 with two zero rows; each column's first six lanes
+        // are the step's values. Stores go in ascending order, 8 wide, so lanes 6-7 of one store
+        // are overwritten by the next; the last spills two floats into what is written next (or
+        // into the scratch's slack).
+        __m256 v0 = _mm256_loadu_ps(r0 + p), v1 = _mm256_loadu_ps(r1 + p), v2 = _mm256_loadu_ps(r2 + p);
+        __m256 v3 = _mm256_loadu_ps(r3 + p), v4 = _mm256_loadu_ps(r4 + p), v5 = _mm256_loadu_ps(r5 + p);
+        __m256 v6 = _mm256_setzero_ps(), v7 = _mm256_setzero_ps();
+        transpose_8x8(v0, v1, v2, v3, v4, v5, v6, v7);
+        _mm256_storeu_ps(dst + 0 * kMR, v0);
+        _mm256_storeu_ps(dst + 1 * kMR, v1);
+        _mm256_storeu_ps(dst + 2 * kMR, v2);
+        _mm256_storeu_ps(dst + 3 * kMR, v3);
+        _mm256_storeu_ps(dst + 4 * kMR, v4);
+        _mm256_storeu_ps(dst + 5 * kMR, v5);
+        _mm256_storeu_ps(dst + 6 * kMR, v6);
+        _mm256_storeu_ps(dst + 7 * kMR, v7);
+      }
+      for (; p < kc; ++p, dst += kMR) {
         dst[0] = r0[p];
         dst[1] = r1[p];
         dst[2] = r2[p];
@@ -298,7 +344,7 @@ void sgemm_on(int threads, bool trans_a, bool trans_b, int64_t m, int64_t n, int
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    float* a_pack = scratch_for_a(mc_step * kc_step);
+    float* a_pack = scratch_for_a(mc_step * kc_step + kPackSlack);
     std::vector<int64_t> deferred;
     for (int64_t jc = 0; jc < n; jc += kNC) {
       const int64_t nc = std::min(kNC, n - jc);

@@ -1,5 +1,7 @@
-// Matrix products. CPU: our blocked, packed, AVX2/FMA + OpenMP GEMM (gemm_cpu.h); CUDA: cuBLAS
-// (cublasGemmStridedBatchedEx, fp32 by default, TF32 when enabled).
+// Matrix products. CPU: our blocked, packed, AVX2/FMA + OpenMP GEMM (gemm_cpu.h), f32 and f64;
+// CUDA: cuBLAS (cublasGemmStridedBatchedEx, matmul_math.h), f32, fp32 compute by default, TF32 when
+// enabled. Inputs must share dtype and device; errors name the op and both shapes. Transposes are
+// GEMM flags (no copies); backward computes each needed input gradient with one GEMM (see matmul.cpp).
 #pragma once
 #include "engine/tensor.h"
 
@@ -14,7 +16,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool t
 // bias [out] or undefined. One GEMM over all leading dims; bias gradient = column sums of dy.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 
-// TF32 tensor-core math for CUDA GEMMs (off by default: fp32 results match the CPU to 1e-5).
+// TF32 tensor-core math for CUDA GEMMs (off by default: fp32 results then match the CPU to fp32
+// rounding of the sums, ~1e-5 relative; with TF32 inputs are rounded to 10-bit mantissas, ~1e-3).
 void set_cuda_tf32(bool enabled);
 bool cuda_tf32();
 
