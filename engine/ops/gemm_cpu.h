@@ -4,6 +4,9 @@
 // of B (L3) are packed into micro-panels, and a 6x16 AVX2+FMA micro-kernel keeps the C tile in
 // twelve ymm registers; OpenMP threads share the packed B block and take blocks of A rows.
 // f64 exists for gradient checks only: blocked loops, correct but not tuned.
+// Threads: a call costs one OpenMP fork/join. On a machine whose cores are shared with other jobs,
+// libgomp's default spin-before-sleep makes small products slow at 2+ threads; run with
+// OMP_WAIT_POLICY=passive there (bench/RESULTS.md has the numbers).
 #pragma once
 #include <cstdint>
 
