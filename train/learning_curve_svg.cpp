@@ -1,5 +1,6 @@
 // Learning-curve SVG writer (see learning_curve_svg.h).
 #include "train/learning_curve_svg.h"
+#include "train/svg_text.h"
 
 #include <algorithm>
 #include <cmath>
@@ -25,38 +26,8 @@ struct Box {
   double x0, y0, w, h;  // plot area in pixels
 };
 
-std::string escape_xml(const std::string& s) {
-  std::string out;
-  for (const char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-// Ticks at multiples of a 1/2/5 x 10^k step covering [lo, hi] with about `target` intervals;
-// lo and hi are widened to the outer ticks.
-std::vector<double> nice_ticks(double& lo, double& hi, int target) {
-  if (!(hi > lo)) {  // a flat series: open a window around it
-    const double pad = lo == 0.0 ? 1.0 : 0.1 * std::abs(lo);
-    lo -= pad;
-    hi += pad;
-  }
-  const double raw = (hi - lo) / target;
-  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
-  const double frac = raw / mag;
-  const double step = (frac <= 1.0 ? 1.0 : frac <= 2.0 ? 2.0 : frac <= 5.0 ? 5.0 : 10.0) * mag;
-  lo = std::floor(lo / step) * step;
-  hi = std::ceil(hi / step) * step;
-  std::vector<double> ticks;
-  for (double t = lo; t <= hi + 0.5 * step; t += step) ticks.push_back(std::abs(t) < 1e-12 * step ? 0.0 : t);
-  return ticks;
-}
+using svg::escape_xml;
+using svg::nice_ticks;
 
 std::string tick_label(double v) {
   std::string s = fmt::format("{:.6g}", v);
