@@ -8,10 +8,12 @@
 #include "engine/ops/gather.h"
 #include "engine/ops/gather_math.h"
 #include "engine/ops/shape.h"
+#include "tests/engine/parity_support.h"
 #include "tests/support/close.h"
 #include "tests/support/gradcheck.h"
 
 using namespace dispa;
+using dispa::test::gpu_leaf;
 using dispa::test::backward_with;
 
 namespace {
@@ -19,25 +21,13 @@ const Device kGpu = Device::cuda(0);
 constexpr int64_t kPad = 67;
 constexpr double kSentinel = 12345.0;
 
-Tensor gpu_leaf(const Tensor& cpu) {
-  Tensor g = cpu.to(kGpu);
-  g.set_requires_grad();
-  return g;
-}
-
 void check_close(const Tensor& gpu, const Tensor& cpu, double tol) {
   REQUIRE(gpu.is_cuda());
   CHECK_CLOSE_TENSOR(gpu.to(Device::cpu()), cpu, tol, tol);
 }
 
-[[maybe_unused]] void check_sentinel(const Tensor& buffer, int64_t n) {
-  const auto v = buffer.to_f64_vector();
-  for (size_t i = size_t(n); i < v.size(); ++i)
-    if (!(v[i] == kSentinel)) {
-      FAIL_CHECK("sentinel overwritten at element " << i << " (output has " << n << " elements): " << v[i]);
-      return;
-    }
-}
+// Elements past n of a buffer filled with kSentinel must be untouched.
+[[maybe_unused]] void check_sentinel(const Tensor& buffer, int64_t n) { test::check_sentinel_tail(buffer, n, kSentinel); }
 
 // A [P, S] pathway index over G genes: row p holds 20 + 7p genes (mod S), the rest is -1 padding;
 // genes repeat across pathways, as real gene sets overlap.

@@ -52,6 +52,24 @@ inline bool all_finite(const std::vector<float>& v) {
   return true;
 }
 
+// A CUDA copy of a CPU tensor that requires a gradient (a leaf for backward parity checks).
+inline Tensor gpu_leaf(const Tensor& cpu) {
+  Tensor g = cpu.to(Device::cuda(0));
+  g.set_requires_grad();
+  return g;
+}
+
+// Elements [n, end) of a buffer prefilled with `sentinel` must be untouched by a launcher that was
+// told to write n elements (NaN in place of the sentinel fails too).
+inline void check_sentinel_tail(const Tensor& buffer, int64_t n, double sentinel) {
+  const auto v = buffer.to_f64_vector();
+  for (size_t i = size_t(n); i < v.size(); ++i)
+    if (!(v[i] == sentinel)) {
+      FAIL_CHECK("sentinel overwritten at element " << i << " (output has " << n << " elements): " << v[i]);
+      return;
+    }
+}
+
 }  // namespace dispa::test
 
 // The CUDA result must be finite where the CPU one is, and within tol of it.

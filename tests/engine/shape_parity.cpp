@@ -9,10 +9,12 @@
 #include "engine/autograd.h"
 #include "engine/ops/shape.h"
 #include "engine/ops/shape_math.h"
+#include "tests/engine/parity_support.h"
 #include "tests/support/close.h"
 #include "tests/support/gradcheck.h"
 
 using namespace dispa;
+using dispa::test::gpu_leaf;
 using dispa::test::backward_with;
 
 namespace {
@@ -20,27 +22,14 @@ const Device kGpu = Device::cuda(0);
 constexpr int64_t kPad = 67;
 constexpr double kSentinel = 12345.0;
 
-Tensor gpu_leaf(const Tensor& cpu) {
-  Tensor g = cpu.to(kGpu);
-  g.set_requires_grad();
-  return g;
-}
-
 // Exact comparison of a GPU result with the CPU reference (NaN fails: see close.h).
 void check_exact(const Tensor& gpu, const Tensor& cpu) {
   REQUIRE(gpu.is_cuda());
   CHECK_CLOSE_TENSOR(gpu.to(Device::cpu()), cpu, 0.0, 0.0);
 }
 
-// Elements [n, n + kPad) of a buffer filled with kSentinel must be untouched.
-[[maybe_unused]] void check_sentinel(const Tensor& buffer, int64_t n) {
-  const auto v = buffer.to_f64_vector();
-  for (size_t i = size_t(n); i < v.size(); ++i)
-    if (!(v[i] == kSentinel)) {
-      FAIL_CHECK("sentinel overwritten at element " << i << " (output has " << n << " elements): " << v[i]);
-      return;
-    }
-}
+// Elements past n of a buffer filled with kSentinel must be untouched.
+[[maybe_unused]] void check_sentinel(const Tensor& buffer, int64_t n) { test::check_sentinel_tail(buffer, n, kSentinel); }
 }  // namespace
 
 TEST_CASE("shape parity: concat forward and backward on axis 0, middle and last") {
