@@ -61,13 +61,32 @@ void Tensor::backward() const {
   std::vector<TapeEntry> tape = std::move(tls_tape);
   tls_tape.clear();
   NoGrad no_grad;  // backward computations are not themselves recorded
-  for (auto it = tape.rbegin(); it != tape.rend(); ++it) {
-    if (!it->output->grad) continue;  // this output does not reach the loss
-    Tensor grad_output(it->output->grad);
-    it->output->grad.reset();          // intermediate: release as soon as consumed
-    it->backward(grad_output);
-    it->backward = nullptr;            // drop captured activations early
+  std::vector<bool> ran(tape.size(), false);
+  for (size_t i = tape.size(); i-- > 0;) {
+    TapeEntry& entry = tape[i];
+    if (!entry.output->grad) continue;  // this output does not reach the loss
+    Tensor grad_output(entry.output->grad);
+    entry.output->grad.reset();          // intermediate: release as soon as consumed
+    entry.backward(grad_output);
+    entry.backward = nullptr;            // drop captured activations early
+    ran[i] = true;
   }
+  // Entries that did not run belong to another graph (or to a branch that does not reach this
+  // loss). Those whose output is still referenced outside the tape stay recorded, so a later
+  // backward from that graph works, as in PyTorch (a parity test runs a CPU and a CUDA graph side
+  // by side). The rest can never receive a gradient and are released, newest first, so that
+  // releasing a closure can drop the last outside reference to an older entry's output.
+  std::vector<TapeEntry> kept;
+  for (size_t i = tape.size(); i-- > 0;) {
+    if (ran[i]) continue;
+    if (tape[i].output.use_count() > 1) {
+      kept.push_back(std::move(tape[i]));
+    } else {
+      tape[i].backward = nullptr;
+      tape[i].output.reset();
+    }
+  }
+  tls_tape.assign(std::make_move_iterator(kept.rbegin()), std::make_move_iterator(kept.rend()));
 }
 
 namespace {

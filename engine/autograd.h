@@ -3,6 +3,8 @@
 // tape in reverse, each closure reading its output's gradient and accumulating (+=) into its
 // inputs' gradients, so a tensor used twice receives both contributions. Intermediate gradients
 // are released as soon as their closure has run; leaf gradients (parameters) stay until zero_grad.
+// Entries that a backward does not reach stay on the tape while their output is still referenced
+// (another graph can be backpropagated later) and are released once nothing else holds it.
 // The tape is thread_local. NoGrad turns recording off for a scope (inference, optimizer updates).
 #pragma once
 #include <functional>

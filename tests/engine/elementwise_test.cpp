@@ -63,6 +63,25 @@ TEST_CASE("autograd: a tensor used twice receives both contributions") {
   CHECK(!x.has_grad());
 }
 
+TEST_CASE("autograd: backward from one graph leaves an unrelated live graph intact") {
+  Tensor a = Tensor::from_vector(std::vector<double>{2.0}, {1});
+  Tensor b = Tensor::from_vector(std::vector<double>{5.0}, {1});
+  a.set_requires_grad();
+  b.set_requires_grad();
+  Tensor ya = a * a;      // graph 1
+  Tensor yb = b * b * b;  // graph 2, still held by yb
+  {
+    Tensor dropped = b + b;  // graph 3: its output dies before any backward
+  }
+  ya.backward();
+  CHECK(a.grad().item() == 4.0);
+  CHECK(!b.has_grad());
+  CHECK(tape_size() == 2);  // graph 2's two products; graph 3 was released
+  yb.backward();
+  CHECK(b.grad().item() == 75.0);
+  CHECK(tape_size() == 0);
+}
+
 TEST_CASE("autograd: NoGrad records nothing; broadcast gradients are summed back") {
   Tensor w = Tensor::from_vector(std::vector<double>{1, 2, 3}, {3});
   w.set_requires_grad();
