@@ -30,7 +30,12 @@ void fill_uniform_(Tensor& t, double lo, double hi, uint64_t seed, uint64_t offs
   DISPA_CHECK(is_floating(t.dtype()), "uniform: needs a floating tensor, got {}", t.describe());
   const int64_t n = t.numel();
   if (t.is_cuda()) {
-    detail::check_cuda_f32("uniform", t);
+    if (t.dtype() == DType::f64) {  // the f32 stream, widened on the device (as on the CPU)
+      Tensor narrow = Tensor::empty(t.shape(), DType::f32, t.device());
+      fill_uniform_(narrow, lo, hi, seed, offset);
+      t.copy_from(cast(narrow, DType::f64));
+      return;
+    }
     DISPA_ON_CUDA(cuda::fill_uniform_f32(t.data<float>(), n, float(lo), float(hi), seed, offset));
     return;
   }
@@ -46,7 +51,12 @@ void fill_normal_(Tensor& t, double mean, double stddev, uint64_t seed, uint64_t
   DISPA_CHECK(is_floating(t.dtype()), "normal: needs a floating tensor, got {}", t.describe());
   const int64_t n = t.numel();
   if (t.is_cuda()) {
-    detail::check_cuda_f32("normal", t);
+    if (t.dtype() == DType::f64) {  // the f32 stream, widened on the device (as on the CPU)
+      Tensor narrow = Tensor::empty(t.shape(), DType::f32, t.device());
+      fill_normal_(narrow, mean, stddev, seed, offset);
+      t.copy_from(cast(narrow, DType::f64));
+      return;
+    }
     DISPA_ON_CUDA(cuda::fill_normal_f32(t.data<float>(), n, float(mean), float(stddev), seed, offset));
     return;
   }
