@@ -107,14 +107,25 @@ void zero_bytes(void* dst, Device device, size_t nbytes) {
 
 Device parse_device(const std::string& text) {
   if (text == "cpu") return Device::cpu();
-  if (text == "cuda") return Device::cuda(0);
-  if (text.rfind("cuda:", 0) == 0) {
+  int index = -1;
+  if (text == "cuda") {
+    index = 0;
+  } else if (text.rfind("cuda:", 0) == 0) {
     try {
-      return Device::cuda(std::stoi(text.substr(5)));
+      size_t used = 0;
+      index = std::stoi(text.substr(5), &used);
+      if (used != text.size() - 5) index = -1;
     } catch (const std::exception&) {
     }
   }
-  fail("unknown device '{}': expected cpu, cuda or cuda:N", text);
+  if (index < 0) fail("unknown device '{}': expected cpu, cuda or cuda:N", text);
+  // Say it here, in words, rather than as the driver's first failing call deep inside a run.
+  if (!DISPA_WITH_CUDA) fail("device '{}': this dispa was built without CUDA (configure with -DDISPA_CUDA=ON)", text);
+  const int count = cuda::device_count();
+  if (index >= count)
+    fail("device '{}': {} CUDA device(s) visible{}", text, count,
+         count == 0 ? " (no GPU, or the driver is missing or older than the CUDA runtime)" : "");
+  return Device::cuda(index);
 }
 
 }  // namespace dispa

@@ -1,10 +1,30 @@
-// CUDA runtime glue (host code only, compiled by the C++ compiler): error formatting, the current stream, the per-stream cuBLAS handle, copies,
-// and a caching device allocator. The allocator rounds requests up to size bins (512-byte steps
-// below 1 MiB, 2 MiB steps above) and keeps freed blocks in per-(device, bin) free lists, so a
-// training step after the first performs no cudaMalloc/cudaFree. Single stream per device for now:
-// blocks are reused in stream order, which is safe because all work goes to current_stream().
+// CUDA runtime glue (host code only, compiled by the C++ compiler): error formatting, the streams,
+// the per-stream cuBLAS handles, copies through pinned staging buffers, and a caching device
+// allocator.
+//
+// Streams: each host thread gets its own non-blocking stream per device, created on first use and
+// kept for the life of the process (dispa drives a device from one thread; a second thread gets a
+// second stream, and its own cuBLAS handle bound to it).
+//
+// Allocator: requests are rounded up to size bins (512-byte steps below 1 MiB, 2 MiB steps above)
+// and freed blocks go to a free list per (device, stream, bin): a block is only ever reused by the
+// stream that allocated it, so reuse is ordered after every kernel that stream queued on the old
+// tensor without any event. After the first training step no cudaMalloc/cudaFree happens (the
+// device_mallocs counter stays flat; dispa bench-step prints it). A tensor that a second thread's
+// stream has used must be synchronised by that thread before it is freed (as PyTorch's
+// record_stream rule).
+//
+// Uploads: host->device copies up to 64 MiB go through a per-thread pair of pinned (page-locked)
+// staging buffers: the host copies into the pinned buffer and queues an asynchronous DMA, so the
+// host does not wait for the transfer (batch indices and targets each step); a buffer is reused
+// once the event recorded after its last copy has completed. Larger uploads (a dataset, once) copy
+// from pageable memory directly.
+#include <array>
+#include <atomic>
+#include <cstring>
 #include <map>
 #include <mutex>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -37,15 +57,56 @@ int device_count() {
   return count;
 }
 
-cudaStream_t current_stream() { return cudaStreamPerThread; }
+namespace {
+constexpr int kMaxDevices = 64;
+
+int current_device() {
+  int device = 0;
+  DISPA_CUDA_CHECK(cudaGetDevice(&device));
+  if (device < 0 || device >= kMaxDevices) fail("CUDA device {} out of range (at most {} devices)", device, kMaxDevices);
+  return device;
+}
+
+std::atomic<size_t> g_pinned_bytes{0};  // page-locked staging bytes over all threads
+
+struct ThreadStreams {
+  std::array<cudaStream_t, kMaxDevices> stream{};
+  std::array<cublasHandle_t, kMaxDevices> blas{};
+};
+thread_local ThreadStreams tls_streams;
+}  // namespace
+
+cudaStream_t current_stream() {
+  const int device = current_device();
+  cudaStream_t& stream = tls_streams.stream[size_t(device)];
+  if (!stream) DISPA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  return stream;
+}
 
 cublasHandle_t cublas_handle() {
-  thread_local cublasHandle_t handle = nullptr;
+  const int device = current_device();
+  cublasHandle_t& handle = tls_streams.blas[size_t(device)];
   if (!handle) {
     DISPA_CUBLAS_CHECK(cublasCreate(&handle));
     DISPA_CUBLAS_CHECK(cublasSetStream(handle, current_stream()));
   }
   return handle;
+}
+
+DeviceInfo device_info(int device) {
+  cudaDeviceProp prop{};
+  DISPA_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  int memory_clock_khz = 0, bus_width_bits = 0;
+  DISPA_CUDA_CHECK(cudaDeviceGetAttribute(&memory_clock_khz, cudaDevAttrMemoryClockRate, device));
+  DISPA_CUDA_CHECK(cudaDeviceGetAttribute(&bus_width_bits, cudaDevAttrGlobalMemoryBusWidth, device));
+  DeviceInfo info;
+  info.name = prop.name;
+  info.multiprocessors = prop.multiProcessorCount;
+  info.l2_bytes = size_t(prop.l2CacheSize);
+  info.memory_bytes = prop.totalGlobalMem;
+  // DDR: two transfers per clock.
+  info.peak_bandwidth_gbs = 2.0 * double(memory_clock_khz) * 1e3 * double(bus_width_bits / 8) / 1e9;
+  return info;
 }
 
 namespace {
@@ -56,36 +117,56 @@ size_t bin_size(size_t nbytes) {
   return (nbytes + kLargeStep - 1) / kLargeStep * kLargeStep;
 }
 
+// Makes `device` current for a scope and restores the previous one.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    DISPA_CUDA_CHECK(cudaGetDevice(&previous_));
+    if (previous_ != device) DISPA_CUDA_CHECK(cudaSetDevice(device));
+    switched_ = previous_ != device;
+  }
+  ~DeviceGuard() {
+    if (switched_) cudaSetDevice(previous_);
+  }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = 0;
+  bool switched_ = false;
+};
+
 struct CachingAllocator {
+  using PoolKey = std::tuple<int, cudaStream_t, size_t>;  // (device, stream, bin)
   std::mutex mutex;
-  std::map<std::pair<int, size_t>, std::vector<void*>> free_blocks;  // (device, bin) -> blocks
+  std::map<PoolKey, std::vector<void*>> free_blocks;
+  std::unordered_map<void*, cudaStream_t> owner;  // live block -> the stream it was allocated on
   AllocatorStats stats;
 
   void* allocate(size_t nbytes, int device) {
     const size_t bin = bin_size(nbytes);
+    const DeviceGuard on_device(device);
+    const cudaStream_t stream = current_stream();
     std::lock_guard<std::mutex> lock(mutex);
-    auto& list = free_blocks[{device, bin}];
+    auto& list = free_blocks[{device, stream, bin}];
     void* ptr = nullptr;
     if (!list.empty()) {
       ptr = list.back();
       list.pop_back();
       stats.cached_bytes -= bin;
     } else {
-      int previous = 0;
-      DISPA_CUDA_CHECK(cudaGetDevice(&previous));
-      DISPA_CUDA_CHECK(cudaSetDevice(device));
       cudaError_t status = cudaMalloc(&ptr, bin);
       if (status == cudaErrorMemoryAllocation) {  // free the cache once and retry
         cudaGetLastError();
         release_locked();
         status = cudaMalloc(&ptr, bin);
       }
-      cudaSetDevice(previous);
       if (status != cudaSuccess)
         fail("cudaMalloc of {} bytes on device {} failed: {} (allocator holds {} bytes in use)", bin,
              device, cudaGetErrorString(status), stats.current_bytes);
       ++stats.device_mallocs;
     }
+    owner[ptr] = stream;
     stats.current_bytes += bin;
     if (stats.current_bytes > stats.peak_bytes) stats.peak_bytes = stats.current_bytes;
     return ptr;
@@ -94,7 +175,10 @@ struct CachingAllocator {
   void deallocate(void* ptr, size_t nbytes, int device) {
     const size_t bin = bin_size(nbytes);
     std::lock_guard<std::mutex> lock(mutex);
-    free_blocks[{device, bin}].push_back(ptr);
+    auto it = owner.find(ptr);
+    if (it == owner.end()) return;  // not ours (cannot happen through Storage); never double-free
+    free_blocks[{device, it->second, bin}].push_back(ptr);
+    owner.erase(it);
     stats.current_bytes -= bin;
     stats.cached_bytes += bin;
   }
@@ -102,7 +186,7 @@ struct CachingAllocator {
   void release_locked() {
     for (auto& [key, list] : free_blocks) {
       for (void* ptr : list) cudaFree(ptr);
-      stats.cached_bytes -= key.second * list.size();
+      stats.cached_bytes -= std::get<2>(key) * list.size();
       list.clear();
     }
   }
@@ -120,7 +204,9 @@ void device_free(void* ptr, size_t nbytes, int device) { allocator().deallocate(
 
 AllocatorStats allocator_stats() {
   std::lock_guard<std::mutex> lock(allocator().mutex);
-  return allocator().stats;
+  AllocatorStats stats = allocator().stats;
+  stats.pinned_bytes = g_pinned_bytes.load();
+  return stats;
 }
 
 void allocator_release_cache() {
@@ -128,7 +214,62 @@ void allocator_release_cache() {
   allocator().release_locked();
 }
 
+namespace {
+
+// Pinned staging for uploads: a small ring per (thread, device) so that the batch's index, row and
+// target uploads of one step (three or four copies) each find a free buffer without waiting.
+constexpr size_t kStagingSlots = 4;
+constexpr size_t kMaxStagedBytes = 64u << 20;
+constexpr size_t kMinStagingBytes = 64u << 10;
+
+struct StagingSlot {
+  void* host = nullptr;  // pinned (cudaHostAlloc)
+  size_t capacity = 0;
+  cudaEvent_t done = nullptr;  // recorded after the last copy out of this slot
+};
+struct StagingRing {
+  std::array<StagingSlot, kStagingSlots> slots;
+  size_t next = 0;
+};
+thread_local std::array<StagingRing, kMaxDevices> tls_staging;
+
+void upload(void* dst, const void* src, size_t nbytes) {
+  const cudaStream_t stream = current_stream();
+  if (nbytes > kMaxStagedBytes) {  // one-off bulk upload: not worth a pinned buffer of its size
+    DISPA_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, stream));
+    return;
+  }
+  StagingRing& ring = tls_staging[size_t(current_device())];
+  StagingSlot& slot = ring.slots[ring.next];
+  ring.next = (ring.next + 1) % kStagingSlots;
+  if (slot.done) {
+    DISPA_CUDA_CHECK(cudaEventSynchronize(slot.done));  // the slot's previous copy has landed
+  } else {
+    DISPA_CUDA_CHECK(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming));
+  }
+  if (slot.capacity < nbytes) {
+    size_t capacity = kMinStagingBytes;
+    while (capacity < nbytes) capacity *= 2;
+    if (slot.host) DISPA_CUDA_CHECK(cudaFreeHost(slot.host));
+    g_pinned_bytes -= slot.capacity;
+    slot.host = nullptr;
+    slot.capacity = 0;
+    DISPA_CUDA_CHECK(cudaHostAlloc(&slot.host, capacity, cudaHostAllocDefault));
+    slot.capacity = capacity;
+    g_pinned_bytes += capacity;
+  }
+  std::memcpy(slot.host, src, nbytes);
+  DISPA_CUDA_CHECK(cudaMemcpyAsync(dst, slot.host, nbytes, cudaMemcpyHostToDevice, stream));
+  DISPA_CUDA_CHECK(cudaEventRecord(slot.done, stream));
+}
+
+}  // namespace
+
 void copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, size_t nbytes) {
+  if (dst_on_device && !src_on_device) {
+    upload(dst, src, nbytes);  // returns before the transfer ends; src may be reused at once
+    return;
+  }
   const cudaMemcpyKind kind = dst_on_device ? (src_on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
                                             : (src_on_device ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
   DISPA_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, kind, current_stream()));

@@ -17,6 +17,7 @@ void copy(void*, bool, const void*, bool, size_t) { no_cuda("copy to/from device
 void memset_zero(void*, size_t) { no_cuda("memset_zero"); }
 void synchronize() {}
 AllocatorStats allocator_stats() { return {}; }
+DeviceInfo device_info(int) { no_cuda("device_info"); }
 void allocator_release_cache() {}
 }  // namespace dispa::cuda
 

@@ -39,6 +39,13 @@ TEST_CASE("tensor: errors name the op and the offending value") {
   CHECK_THROWS_WITH_AS(x.dim(3), doctest::Contains("axis 3 out of range"), Error);
   CHECK_THROWS_AS(Tensor().shape(), Error);
   CHECK_THROWS_WITH_AS(parse_device("tpu"), doctest::Contains("unknown device 'tpu'"), Error);
+  CHECK_THROWS_WITH_AS(parse_device("cuda:1x"), doctest::Contains("unknown device 'cuda:1x'"), Error);
+  CHECK_THROWS_WITH_AS(parse_device("cuda:99"), doctest::Contains("device 'cuda:99'"), Error);
+  if (!cuda_available()) {
+    CHECK_THROWS_WITH_AS(parse_device("cuda"), doctest::Contains("device 'cuda'"), Error);
+  } else {
+    CHECK(parse_device("cuda") == Device::cuda(0));
+  }
 }
 
 TEST_CASE("tensor: dtype casts round values toward zero like static_cast") {
