@@ -1,0 +1,165 @@
+#include "train/step_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "engine/autograd.h"
+#include "engine/cuda/runtime.h"
+#include "engine/log.h"
+#include "engine/ops/gather.h"
+#include "engine/ops/loss.h"
+#include "engine/ops/matmul.h"
+#include "engine/optim/optimizer.h"
+#include "train/dataset.h"
+
+namespace dispa::train {
+namespace {
+
+// The statistics of bench/torch_dispa.py's synthetic(): pathway sizes uniform in 5..S with distinct
+// genes, standard-normal expression, 10% dense 0/1 drug fingerprints, 1..L valid fragments of 5%
+// density, standard-normal targets for every (cell, drug) pair.
+FeaturizedDataset synthetic_dataset(const StepBenchOptions& o) {
+  std::mt19937_64 rng(0);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::uniform_real_distribution<float> unit(0.f, 1.f);
+  FeaturizedDataset d;
+  const int64_t G = o.genes, P = o.pathways, S = o.max_genes_per_pathway, L = o.max_substructures;
+  std::vector<int32_t> index(size_t(P * S), -1);
+  std::vector<int32_t> genes(static_cast<size_t>(G));
+  for (int64_t p = 0; p < P; ++p) {
+    const int64_t n = std::uniform_int_distribution<int64_t>(std::min<int64_t>(5, S), S)(rng);
+    for (int64_t g = 0; g < G; ++g) genes[size_t(g)] = int32_t(g);
+    std::shuffle(genes.begin(), genes.end(), rng);
+    for (int64_t s = 0; s < std::min(n, G); ++s) index[size_t(p * S + s)] = genes[size_t(s)];
+  }
+  std::vector<float> expression(size_t(o.cells * G)), drug(size_t(o.drugs * o.drug_dim));
+  std::vector<float> fragments(size_t(o.drugs * L * o.drug_dim), 0.f), mask(size_t(o.drugs * L), 0.f);
+  for (float& v : expression) v = normal(rng);
+  for (float& v : drug) v = unit(rng) < 0.1f ? 1.f : 0.f;
+  for (int64_t k = 0; k < o.drugs; ++k) {
+    const int64_t valid = std::uniform_int_distribution<int64_t>(1, L)(rng);
+    for (int64_t l = 0; l < valid; ++l) {
+      mask[size_t(k * L + l)] = 1.f;
+      for (int64_t j = 0; j < o.drug_dim; ++j)
+        fragments[size_t((k * L + l) * o.drug_dim + j)] = unit(rng) < 0.05f ? 1.f : 0.f;
+    }
+  }
+  d.cell_expression = Tensor::from_vector(expression, {o.cells, G});
+  d.pathway_gene_indices = Tensor::from_vector(index, {P, S});
+  d.drug_global = Tensor::from_vector(drug, {o.drugs, o.drug_dim});
+  d.drug_fragment_features = Tensor::from_vector(fragments, {o.drugs, L, o.drug_dim});
+  d.drug_fragment_mask = Tensor::from_vector(mask, {o.drugs, L});
+  for (int64_t c = 0; c < o.cells; ++c) d.cell_ids.push_back("cell" + std::to_string(c));
+  for (int64_t k = 0; k < o.drugs; ++k) d.drug_names.push_back("drug" + std::to_string(k));
+  for (int32_t c = 0; c < int32_t(o.cells); ++c)
+    for (int32_t k = 0; k < int32_t(o.drugs); ++k) d.pairs.push_back({c, k, normal(rng)});
+  d.to(o.device);
+  return d;
+}
+
+// One row per pair (no de-duplication): what a framework data loader hands the PyTorch model.
+Batch expanded_batch(const FeaturizedDataset& d, const std::vector<int64_t>& pair_indices) {
+  const int64_t B = int64_t(pair_indices.size());
+  std::vector<int32_t> cells(static_cast<size_t>(B)), drugs(static_cast<size_t>(B));
+  std::vector<float> target(static_cast<size_t>(B));
+  for (int64_t i = 0; i < B; ++i) {
+    const Pair& p = d.pairs[size_t(pair_indices[size_t(i)])];
+    cells[size_t(i)] = p.cell;
+    drugs[size_t(i)] = p.drug;
+    target[size_t(i)] = p.ln_ic50;
+  }
+  const Device device = d.cell_expression.device();
+  const Tensor cell_index = Tensor::from_vector(cells, {B}, device);
+  const Tensor drug_index = Tensor::from_vector(drugs, {B}, device);
+  Batch batch;
+  batch.inputs.expression = gather_rows(d.cell_expression, cell_index);
+  batch.inputs.pathway_gene_indices = d.pathway_gene_indices;
+  batch.inputs.drug = gather_rows(d.drug_global, drug_index);
+  batch.inputs.substructures = gather_rows(d.drug_fragment_features, drug_index);
+  batch.inputs.mask = gather_rows(d.drug_fragment_mask, drug_index);
+  batch.target = Tensor::from_vector(target, {B}, device);
+  batch.pair_indices = pair_indices;
+  return batch;
+}
+
+void wait_for_device(Device device) {
+  if (device.is_cuda()) cuda::synchronize();
+}
+
+template <typename Fn>
+StepBenchResult time_steps(const std::string& mode, const StepBenchOptions& o, Fn&& step) {
+  for (int i = 0; i < o.warmup; ++i) step();
+  wait_for_device(o.device);
+  const size_t mallocs_before = o.device.is_cuda() ? cuda::allocator_stats().device_mallocs : 0;
+  std::vector<double> ms;
+  for (int i = 0; i < o.steps; ++i) {
+    wait_for_device(o.device);
+    const auto start = std::chrono::steady_clock::now();
+    step();
+    wait_for_device(o.device);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  auto quantile = [&](double q) { return ms[size_t(std::min<double>(double(ms.size() - 1), q * double(ms.size() - 1) + 0.5))]; };
+  StepBenchResult r;
+  r.mode = mode;
+  r.median_ms = quantile(0.5);
+  r.p10_ms = quantile(0.1);
+  r.p90_ms = quantile(0.9);
+  r.samples_per_s = double(o.batch) / (r.median_ms / 1e3);
+  if (o.device.is_cuda()) {
+    const cuda::AllocatorStats stats = cuda::allocator_stats();
+    r.device_mallocs_during_timing = stats.device_mallocs - mallocs_before;
+    r.peak_device_bytes = stats.peak_bytes;
+  }
+  return r;
+}
+
+}  // namespace
+
+std::vector<StepBenchResult> run_step_bench(const StepBenchOptions& o) {
+  DISPA_CHECK(o.batch >= 2 && o.steps >= 1 && o.warmup >= 0,
+              "bench-step: need batch >= 2 (BatchNorm), steps >= 1, warmup >= 0; got {}, {}, {}", o.batch, o.steps,
+              o.warmup);
+  const bool previous_tf32 = cuda_tf32();
+  set_cuda_tf32(o.tf32);
+  logging::info("bench-step: building synthetic GDSC2-sized data ({} cells x {} genes, {} drugs, P = {}, S = {}) on {}",
+                o.cells, o.genes, o.drugs, o.pathways, o.max_genes_per_pathway, o.device.str());
+  const FeaturizedDataset data = synthetic_dataset(o);
+  DispaConfig config;  // the paper's configuration
+  config.attention = o.attention;
+  data.fill_config(config);
+  Dispa model(config, 0);
+  model.to(o.device);
+  model.set_fused_attention(o.fused_attention);
+  Adam optimizer(model.named_parameters(), 1e-4, 0.9, 0.999, 1e-8, 1e-4);
+  std::mt19937_64 rng(1234);
+  std::uniform_int_distribution<int64_t> pick(0, int64_t(data.pairs.size()) - 1);
+  auto draw = [&] {
+    std::vector<int64_t> idx(static_cast<size_t>(o.batch));
+    for (int64_t& i : idx) i = pick(rng);
+    return idx;
+  };
+  auto build = [&](const std::vector<int64_t>& idx) { return o.dedup ? make_batch(data, idx) : expanded_batch(data, idx); };
+
+  std::vector<StepBenchResult> results;
+  model.train();
+  results.push_back(time_steps("train_step", o, [&] {
+    const Batch batch = build(draw());
+    const Tensor loss = mse_loss(model.forward(batch.inputs).prediction, batch.target);
+    loss.backward();
+    optimizer.step();
+    optimizer.zero_grad();
+  }));
+  model.eval();
+  const Batch eval_batch = build(draw());  // gathered once, outside the timed region (as the PyTorch script)
+  results.push_back(time_steps("eval_forward", o, [&] {
+    NoGrad no_grad;
+    model.forward(eval_batch.inputs);
+  }));
+  set_cuda_tf32(previous_tf32);
+  return results;
+}
+
+}  // namespace dispa::train
