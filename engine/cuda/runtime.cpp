@@ -6,8 +6,9 @@
 // kept for the life of the process (dispa drives a device from one thread; a second thread gets a
 // second stream, and its own cuBLAS handle bound to it).
 //
-// Allocator: requests are rounded up to size bins (512-byte steps below 1 MiB, 2 MiB steps above)
-// and freed blocks go to a free list per (device, stream, bin): a block is only ever reused by the
+// Allocator: requests are rounded up to size bins (512-byte steps below 1 MiB, 8 geometric steps
+// per power of two above; a cached block of up to 1.25x the bin may serve a request) and freed
+// blocks go to a free list per (device, stream, bin): a block is only ever reused by the
 // stream that allocated it, so reuse is ordered after every kernel that stream queued on the old
 // tensor without any event. After the first training step no cudaMalloc/cudaFree happens (the
 // device_mallocs counter stays flat; dispa bench-step prints it). A tensor that a second thread's
@@ -111,11 +112,21 @@ DeviceInfo device_info(int device) {
 
 namespace {
 
+// Bins: 512-byte steps up to 1 MiB, then 8 bins per power of two (at most 12.5% padding). The
+// geometric steps matter for de-duplicated batches, whose activation sizes vary by a few percent
+// from step to step (the number of distinct cells in a batch varies): with fixed 2 MiB steps every
+// new size was a new bin and a new cudaMalloc, long after the first step.
 size_t bin_size(size_t nbytes) {
-  constexpr size_t kSmallStep = 512, kLargeStep = 2u << 20, kSmallLimit = 1u << 20;
+  constexpr size_t kSmallStep = 512, kSmallLimit = 1u << 20;
   if (nbytes <= kSmallLimit) return (nbytes + kSmallStep - 1) / kSmallStep * kSmallStep;
-  return (nbytes + kLargeStep - 1) / kLargeStep * kLargeStep;
+  size_t octave = kSmallLimit;
+  while (octave * 2 <= nbytes) octave *= 2;
+  const size_t step = octave / 8;
+  return (nbytes + step - 1) / step * step;
 }
+
+// A cached block up to this much larger than the request may serve it (before calling cudaMalloc).
+constexpr double kMaxReuseSlack = 1.25;
 
 // Makes `device` current for a scope and restores the previous one.
 class DeviceGuard {
@@ -138,21 +149,35 @@ class DeviceGuard {
 
 struct CachingAllocator {
   using PoolKey = std::tuple<int, cudaStream_t, size_t>;  // (device, stream, bin)
+  struct Owner {
+    cudaStream_t stream;
+    size_t bin;
+  };
   std::mutex mutex;
   std::map<PoolKey, std::vector<void*>> free_blocks;
-  std::unordered_map<void*, cudaStream_t> owner;  // live block -> the stream it was allocated on
+  std::unordered_map<void*, Owner> owner;  // live block -> its stream and bin
   AllocatorStats stats;
 
   void* allocate(size_t nbytes, int device) {
-    const size_t bin = bin_size(nbytes);
+    size_t bin = bin_size(nbytes);
     const DeviceGuard on_device(device);
     const cudaStream_t stream = current_stream();
     std::lock_guard<std::mutex> lock(mutex);
-    auto& list = free_blocks[{device, stream, bin}];
     void* ptr = nullptr;
-    if (!list.empty()) {
-      ptr = list.back();
-      list.pop_back();
+    // The smallest non-empty cached bin of this stream that is at least `bin` and not much larger.
+    std::vector<void*>* source = nullptr;
+    for (auto it = free_blocks.lower_bound({device, stream, bin}); it != free_blocks.end(); ++it) {
+      const auto& [key_device, key_stream, key_bin] = it->first;
+      if (key_device != device || key_stream != stream || double(key_bin) > kMaxReuseSlack * double(bin)) break;
+      if (!it->second.empty()) {
+        source = &it->second;
+        bin = key_bin;
+        break;
+      }
+    }
+    if (source) {
+      ptr = source->back();
+      source->pop_back();
       stats.cached_bytes -= bin;
     } else {
       cudaError_t status = cudaMalloc(&ptr, bin);
@@ -166,21 +191,21 @@ struct CachingAllocator {
              device, cudaGetErrorString(status), stats.current_bytes);
       ++stats.device_mallocs;
     }
-    owner[ptr] = stream;
+    owner[ptr] = {stream, bin};
     stats.current_bytes += bin;
     if (stats.current_bytes > stats.peak_bytes) stats.peak_bytes = stats.current_bytes;
     return ptr;
   }
 
-  void deallocate(void* ptr, size_t nbytes, int device) {
-    const size_t bin = bin_size(nbytes);
+  void deallocate(void* ptr, int device) {
     std::lock_guard<std::mutex> lock(mutex);
     auto it = owner.find(ptr);
     if (it == owner.end()) return;  // not ours (cannot happen through Storage); never double-free
-    free_blocks[{device, it->second, bin}].push_back(ptr);
+    const Owner o = it->second;
     owner.erase(it);
-    stats.current_bytes -= bin;
-    stats.cached_bytes += bin;
+    free_blocks[{device, o.stream, o.bin}].push_back(ptr);
+    stats.current_bytes -= o.bin;
+    stats.cached_bytes += o.bin;
   }
 
   void release_locked() {
@@ -200,7 +225,9 @@ CachingAllocator& allocator() {
 }  // namespace
 
 void* device_alloc(size_t nbytes, int device) { return allocator().allocate(nbytes, device); }
-void device_free(void* ptr, size_t nbytes, int device) { allocator().deallocate(ptr, nbytes, device); }
+void device_free(void* ptr, size_t /*nbytes: the allocator knows the block*/, int device) {
+  allocator().deallocate(ptr, device);
+}
 
 AllocatorStats allocator_stats() {
   std::lock_guard<std::mutex> lock(allocator().mutex);
