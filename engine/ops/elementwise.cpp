@@ -4,6 +4,7 @@
 
 #include "engine/autograd.h"
 #include "engine/ops/dispatch.h"
+#include "engine/ops/matmul_math.h"
 
 namespace dispa {
 namespace {
@@ -241,9 +242,21 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
   const Shape check = broadcast_shapes("sum_to", shape, x.shape());
   DISPA_CHECK(check == x.shape(), "sum_to: {} does not broadcast to {}", shape_str(shape), shape_str(x.shape()));
-  const BroadcastIndexer index = make_indexer("sum_to", x.shape(), x.shape(), shape);
   Tensor out = Tensor::zeros(shape, x.dtype(), x.device());
   const int64_t n = x.numel();
+  // Summing leading axes away ([R, C] -> [C], a broadcast bias's gradient) on the GPU: the tiled
+  // column reduction, not one atomicAdd per element onto C addresses (measured 2.8x slower than a
+  // copy at [57344, 512] on an H200, kernels_bench sum_to_bias_grad).
+  Shape trailing = shape;
+  while (!trailing.empty() && trailing.front() == 1) trailing.erase(trailing.begin());
+  const bool leading_only = trailing.size() <= x.shape().size() &&
+                            std::equal(trailing.begin(), trailing.end(), x.shape().end() - trailing.size());
+  if (x.is_cuda() && x.dtype() == DType::f32 && leading_only && out.numel() > 0) {
+    const int64_t cols = out.numel();
+    DISPA_ON_CUDA(cuda::column_sums(x.data<float>(), out.data<float>(), n / cols, cols, false));
+    return out;
+  }
+  const BroadcastIndexer index = make_indexer("sum_to", x.shape(), x.shape(), shape);
   dispatch_floating(x.dtype(), "sum_to", [&](auto tag) {
     using scalar_t = typename decltype(tag)::type;
     const scalar_t* in = x.data<scalar_t>();
