@@ -3,7 +3,7 @@
 # scripts/gpu_bundle.sh (.dev/bundle.tar.xz): the `gpu` parity suites, the same suites under
 # compute-sanitizer (memcheck, racecheck, initcheck, synccheck), an end-to-end CUDA training run on
 # the mini data, the GPU benchmarks and the training-step comparison with PyTorch.
-#   scripts/gpu_check.sh [steps...]   steps: info tests sanitize e2e bench step step_compile train
+#   scripts/gpu_check.sh [steps...]   steps: info tests sanitize e2e bench step profile step_compile train
 #   (default: info tests sanitize e2e bench step). Knobs: SANITIZE_TOOLS, SANITIZE_LIMIT (seconds per
 #   program and tool), TRAIN_EPOCHS, TRAIN_FOLD, TRAIN_LIMIT.
 # Logs go to /tmp/dispa-gpu-logs and, packed, to $OUT/gpu-logs.tgz (the device tool returns at most 8
@@ -79,10 +79,18 @@ for step in "${steps[@]}"; do
       # as the PyTorch loader) and for the PyTorch reference (eager; TF32 off on both sides).
       run_step step_dispa 120 "$bin/dispa" bench-step --device cuda --json "$out/step.jsonl"
       run_step step_dispa_nodedup 120 "$bin/dispa" bench-step --device cuda --no-dedup --json "$out/step.jsonl"
+      run_step step_dispa_unfused 120 "$bin/dispa" bench-step --device cuda --unfused --json "$out/step.jsonl"
       run_step step_dispa_vanilla 120 "$bin/dispa" bench-step --device cuda --attention vanilla --json "$out/step.jsonl"
       run_step step_torch 180 env PYTHONUNBUFFERED=1 python3 bench/torch_dispa.py time --device cuda --json "$out/step.jsonl"
       run_step step_torch_vanilla 180 env PYTHONUNBUFFERED=1 python3 bench/torch_dispa.py time --device cuda --attention vanilla --json "$out/step.jsonl"
       python3 bench/compare_step.py "$out/step.jsonl" | tee "$out/step_table.txt"
+      ;;
+    profile)
+      # Per-kernel device time of one training step and one eval forward (Nsight Compute, duration
+      # metric only, clocks left alone); summarise with bench/ncu_summary.py.
+      run_step ncu_step 240 ncu --clock-control none --metrics gpu__time_duration.sum --csv \
+        --log-file "$out/ncu_step.csv" "$bin/dispa" bench-step --device cuda --steps 1 --warmup 0
+      python3 bench/ncu_summary.py "$out/ncu_step.csv" | tee "$out/ncu_summary.txt" | head -40
       ;;
     step_compile)
       run_step step_torch_compile 300 env PYTHONUNBUFFERED=1 python3 bench/torch_dispa.py time --device cuda --compile --json "$out/step.jsonl"
