@@ -4,8 +4,9 @@
 # compute-sanitizer (memcheck, racecheck, initcheck, synccheck), an end-to-end CUDA training run on
 # the mini data, the GPU benchmarks and the training-step comparison with PyTorch.
 #   scripts/gpu_check.sh [steps...]   steps: info tests sanitize e2e bench step profile step_compile train
-#   (default: info tests sanitize e2e bench step). Knobs: SANITIZE_TOOLS, SANITIZE_LIMIT (seconds per
-#   program and tool), TRAIN_EPOCHS, TRAIN_FOLD, TRAIN_LIMIT.
+#   (default: info tests sanitize e2e bench step). Knobs: SANITIZE_TOOLS, SANITIZE_PROGRAMS,
+#   SANITIZE_LIMIT (seconds per program and tool), TRAIN_EPOCHS, TRAIN_FOLD, TRAIN_LIMIT, GATE=1 (skip
+#   everything after a failed step).
 # Logs go to /tmp/dispa-gpu-logs and, packed, to $OUT/gpu-logs.tgz (the device tool returns at most 8
 # files); every step runs under `timeout` and a failing step does not stop the others; the last
 # lines printed are a one-line-per-step summary.
@@ -38,9 +39,16 @@ run_step() {
   local rc=$?
   tail -n 25 "$out/$name.log"
   summary+=("$(printf '%-28s rc=%-4s %4ss' "$name" "$rc" "$((SECONDS - start))")")
+  [[ $rc -eq 0 ]] || failures=$((failures + 1))
 }
+failures=0
 
 for step in "${steps[@]}"; do
+  # With GATE=1 a failed step stops everything after it (no benchmarks of broken code).
+  if [[ ${GATE:-0} == 1 && $failures -gt 0 ]]; then
+    summary+=("$(printf '%-28s skipped (an earlier step failed)' "$step")")
+    continue
+  fi
   case $step in
     info)
       run_step info 60 bash -c "nvidia-smi; nvcc --version | tail -2; cat $dev/commit; ldd $bin/dispa | grep -i 'not found' || echo 'all libraries found'"
@@ -51,7 +59,7 @@ for step in "${steps[@]}"; do
       ;;
     sanitize)
       for tool in ${SANITIZE_TOOLS:-memcheck racecheck initcheck synccheck}; do
-        for program in engine_gpu_parity model_gpu_parity; do
+        for program in ${SANITIZE_PROGRAMS:-engine_gpu_parity model_gpu_parity}; do
           run_step "${program%%_*}_$tool" "${SANITIZE_LIMIT:-150}" \
             compute-sanitizer --tool "$tool" --error-exitcode 9 --print-limit 20 "$bin/$program"
         done
@@ -82,6 +90,8 @@ for step in "${steps[@]}"; do
       run_step step_dispa_unfused 120 "$bin/dispa" bench-step --device cuda --unfused --json "$out/step.jsonl"
       run_step step_dispa_vanilla 120 "$bin/dispa" bench-step --device cuda --attention vanilla --json "$out/step.jsonl"
       run_step step_torch 180 env PYTHONUNBUFFERED=1 python3 bench/torch_dispa.py time --device cuda --json "$out/step.jsonl"
+      run_step step_dispa_tf32 120 "$bin/dispa" bench-step --device cuda --tf32 --json "$out/step.jsonl"
+      run_step step_torch_tf32 180 env PYTHONUNBUFFERED=1 python3 bench/torch_dispa.py time --device cuda --tf32 --json "$out/step.jsonl"
       run_step step_torch_vanilla 180 env PYTHONUNBUFFERED=1 python3 bench/torch_dispa.py time --device cuda --attention vanilla --json "$out/step.jsonl"
       python3 bench/compare_step.py "$out/step.jsonl" | tee "$out/step_table.txt"
       ;;
@@ -98,7 +108,10 @@ for step in "${steps[@]}"; do
     train)
       run_step train_gdsc2_cuda "${TRAIN_LIMIT:-540}" "$bin/dispa" train --data "$DISPA_SHARED/data/gdsc2" \
         --gmt "$DISPA_SHARED/data/gdsc2/pathways_kegg.gmt" --split random --folds 5 ${TRAIN_FOLD:+--fold $TRAIN_FOLD} \
-        --device cuda --epochs "${TRAIN_EPOCHS:-60}" --no-ridge --out "$out/gdsc2-paper"
+        --device cuda --epochs "${TRAIN_EPOCHS:-60}" --no-ridge --out /tmp/gdsc2-paper
+      # Only the small files come back (the checkpoints would overflow the returned archive).
+      (cd /tmp/gdsc2-paper && find . -name metrics.json -o -name train.log -o -name learning_curve.svg |
+        tar -cf - -T - | tar -C "$out" --transform 's|^\./|gdsc2-paper/|' -xf -)
       ;;
     *) echo "unknown step $step"; exit 2 ;;
   esac
