@@ -60,40 +60,6 @@ struct WarpGrid {
         lane(int(threadIdx.x % kWarp)) {}
 };
 
-// o = A·V for one query row, then RMSNorm and the output scale into y. Lane l owns output columns
-// l, l+32, ...; attention_of(j) returns A[j] to every lane (a shuffle or a broadcast load).
-template <typename AttentionOf>
-__device__ inline void store_attention_output(const DiffAttentionDims& dm, int64_t b, int64_t i, int h, int lane,
-                                              const float* __restrict__ v, const float* __restrict__ weight,
-                                              float out_scale, float eps, float* y, AttentionOf attention_of) {
-  const int n = dm.cols();
-  float o[kColsPerLane];
-#pragma unroll
-  for (int t = 0; t < kColsPerLane; ++t) o[t] = 0.f;
-  for (int64_t j = 0; j < dm.lk; ++j) {
-    const float a = attention_of(j);  // called by every lane (shuffles need the full warp)
-    const float* vr = v + dm.kv_at(b, j, h);
-#pragma unroll
-    for (int t = 0; t < kColsPerLane; ++t) {
-      const int c = lane + t * kWarp;
-      if (c < n) o[t] += a * vr[c];
-    }
-  }
-  float sum_squares = 0.f;
-#pragma unroll
-  for (int t = 0; t < kColsPerLane; ++t) sum_squares += o[t] * o[t];  // columns past n hold 0
-  const float rstd = rms_rstd(warp_sum(sum_squares), n, eps);
-  float* yr = y + dm.q_at(b, i, h);
-#pragma unroll
-  for (int t = 0; t < kColsPerLane; ++t) {
-    const int c = lane + t * kWarp;
-    if (c < n) yr[c] = diff_attention_out(o[t], rstd, weight[c], out_scale);
-  }
-}
-
-// kShortRows (Lk <= 32) selects the register path at compile time, so each variant gets its own
-// register allocation (one kernel holding both spilled in the backward).
-template <bool kShortRows>
 __global__ void __launch_bounds__(kThreads)
 diff_attention_forward_kernel(DiffAttentionDims dm, const float* __restrict__ q, const float* __restrict__ k,
                               const float* __restrict__ v, const float* __restrict__ key_mask,
@@ -101,7 +67,7 @@ diff_attention_forward_kernel(DiffAttentionDims dm, const float* __restrict__ q,
                               float out_scale, float eps, float* a1, float* a2, float* attn, float* y) {
   const WarpGrid wg;
   const int lane = wg.lane;
-  const int d_half = dm.head_dim;
+  const int d_half = dm.head_dim, n = dm.cols();
   const float scale = math::rsqrt(float(d_half));
   const float lambda = *lambda_ptr;
   const int64_t rows = dm.batch * dm.heads * dm.lq;
@@ -113,36 +79,6 @@ diff_attention_forward_kernel(DiffAttentionDims dm, const float* __restrict__ q,
     const float* q2 = q1 + d_half;
     const float* mask = key_mask ? key_mask + b * dm.lk : nullptr;
     const int64_t m0 = dm.map_at(b, h, i);
-
-    if constexpr (kShortRows) {
-      // Short rows (Path2Sub: 17 substructures): lane j owns key j; scores, both softmaxes and A
-      // stay in registers and reach the A·V loop by shuffle. The general path below re-reads them
-      // from global memory, a chain of L2 round trips per row that made this kernel latency-bound
-      // (H200 profile: ~0.5 ms per Path2Sub forward). Same arithmetic in the same order, so both
-      // paths give identical results.
-      const bool in_row = lane < dm.lk;
-      const bool valid = in_row && (!mask || mask[lane] != 0.f);
-      float s1 = 0.f, s2 = 0.f;
-      if (in_row) {
-        const float* k1 = k + dm.kv_at(b, lane, h);
-        s1 = scale * dot(q1, k1, d_half);
-        s2 = scale * dot(q2, k1 + d_half, d_half);
-      }
-      const float max1 = warp_max(valid ? s1 : -INFINITY);
-      const float max2 = warp_max(valid ? s2 : -INFINITY);
-      const float e1 = masked_exp(s1, max1, valid);
-      const float e2 = masked_exp(s2, max2, valid);
-      const float p1 = e1 * softmax_inv_sum(warp_sum(e1));
-      const float p2 = e2 * softmax_inv_sum(warp_sum(e2));
-      const float a = diff_combine(p1, p2, lambda);
-      if (in_row) {
-        a1[m0 + lane] = p1;
-        a2[m0 + lane] = p2;
-        attn[m0 + lane] = a;
-      }
-      store_attention_output(dm, b, i, h, lane, v, weight, out_scale, eps, y,
-                             [a](int64_t j) { return __shfl_sync(0xffffffffu, a, int(j)); });
-    } else {
 
     float max1 = -INFINITY, max2 = -INFINITY;
     for (int64_t j = lane; j < dm.lk; j += kWarp) {
@@ -178,109 +114,28 @@ diff_attention_forward_kernel(DiffAttentionDims dm, const float* __restrict__ q,
       attn[m0 + j] = diff_combine(p1, p2, lambda);
     }
     __syncwarp();  // the AV loop reads A entries written by other lanes
-    store_attention_output(dm, b, i, h, lane, v, weight, out_scale, eps, y,
-                           [attn, m0](int64_t j) { return attn[m0 + j]; });
+
+    float o[kColsPerLane];
+    float sum_squares = 0.f;
+#pragma unroll
+    for (int t = 0; t < kColsPerLane; ++t) {
+      const int c = lane + t * kWarp;
+      o[t] = 0.f;
+      if (c < n) {
+        for (int64_t j = 0; j < dm.lk; ++j) o[t] += attn[m0 + j] * v[dm.kv_at(b, j, h) + c];
+        sum_squares += o[t] * o[t];
+      }
+    }
+    const float rstd = rms_rstd(warp_sum(sum_squares), n, eps);
+    float* yr = y + dm.q_at(b, i, h);
+#pragma unroll
+    for (int t = 0; t < kColsPerLane; ++t) {
+      const int c = lane + t * kWarp;
+      if (c < n) yr[c] = diff_attention_out(o[t], rstd, weight[c], out_scale);
     }
   }
 }
 
-// Backward of one short query row (Lk <= 32, lane j owns key j), all per-row values in registers:
-// recomputes A and o, writes do (for the keys kernel) and dq, ds1/ds2, and adds this row's dweight
-// and dλ terms to the block's shared sums. The general path's global round trips (do and ds written
-// and re-read within the row) made that version latency-bound, as in the forward. Sums here run in
-// warp-tree order, so results match the general path and the CPU to rounding, not bit for bit.
-__device__ inline void backward_short_row(const DiffAttentionDims& dm, int64_t b, int64_t i, int h, int lane,
-                                          int64_t m0, int64_t qa, const float* __restrict__ k,
-                                          const float* __restrict__ v, float lambda,
-                                          const float* __restrict__ weight, float out_scale, float eps,
-                                          const float* __restrict__ a1, const float* __restrict__ a2,
-                                          const float* __restrict__ dy, float* __restrict__ dq, float* d_o,
-                                          float* ds1, float* ds2, float* block_dweight, float& block_dlambda) {
-  const int d_half = dm.head_dim, n = dm.cols();
-  const float scale = math::rsqrt(float(d_half));
-  const bool in_row = lane < dm.lk;
-  const float p1 = in_row ? a1[m0 + lane] : 0.f;
-  const float p2 = in_row ? a2[m0 + lane] : 0.f;
-  const float a = diff_combine(p1, p2, lambda);
-
-  float o[kColsPerLane], g[kColsPerLane], dov[kColsPerLane];
-#pragma unroll
-  for (int t = 0; t < kColsPerLane; ++t) o[t] = 0.f;
-  for (int64_t j = 0; j < dm.lk; ++j) {
-    const float aj = __shfl_sync(0xffffffffu, a, int(j));
-    const float* vr = v + dm.kv_at(b, j, h);
-#pragma unroll
-    for (int t = 0; t < kColsPerLane; ++t) {
-      const int c = lane + t * kWarp;
-      if (c < n) o[t] += aj * vr[c];
-    }
-  }
-  float sum_squares = 0.f;
-#pragma unroll
-  for (int t = 0; t < kColsPerLane; ++t) sum_squares += o[t] * o[t];
-  const float rstd = rms_rstd(warp_sum(sum_squares), n, eps);
-  float g_dot_o = 0.f;
-#pragma unroll
-  for (int t = 0; t < kColsPerLane; ++t) {
-    const int c = lane + t * kWarp;
-    g[t] = c < n ? dy[qa + c] * weight[c] * out_scale : 0.f;
-    g_dot_o += g[t] * o[t];
-  }
-  g_dot_o = warp_sum(g_dot_o);
-#pragma unroll
-  for (int t = 0; t < kColsPerLane; ++t) {
-    const int c = lane + t * kWarp;
-    dov[t] = 0.f;
-    if (c < n) {
-      dov[t] = rms_input_grad(g[t], o[t], rstd, g_dot_o, n);
-      d_o[qa + c] = dov[t];
-      atomicAdd(&block_dweight[c], dy[qa + c] * o[t] * rstd * out_scale);
-    }
-  }
-  // dA_j = do · v_j, reduced across the lanes' columns; lane j keeps its key's value.
-  float da = 0.f;
-  for (int64_t j = 0; j < dm.lk; ++j) {
-    const float* vr = v + dm.kv_at(b, j, h);
-    float partial = 0.f;
-#pragma unroll
-    for (int t = 0; t < kColsPerLane; ++t) {
-      const int c = lane + t * kWarp;
-      if (c < n) partial += dov[t] * vr[c];
-    }
-    partial = warp_sum(partial);
-    if (lane == j) da = partial;
-  }
-  const float pd1 = warp_sum(p1 * da);
-  const float pd2 = warp_sum(p2 * (-lambda * da));
-  const float dl = warp_sum(-p2 * da);
-  const float s1 = softmax_input_grad(p1, da, pd1);
-  const float s2 = softmax_input_grad(p2, -lambda * da, pd2);
-  if (in_row) {
-    ds1[m0 + lane] = s1;
-    ds2[m0 + lane] = s2;
-  }
-  float acc[kColsPerLane];
-#pragma unroll
-  for (int t = 0; t < kColsPerLane; ++t) acc[t] = 0.f;
-  for (int64_t j = 0; j < dm.lk; ++j) {
-    const float s1j = __shfl_sync(0xffffffffu, s1, int(j));
-    const float s2j = __shfl_sync(0xffffffffu, s2, int(j));
-    const float* kr = k + dm.kv_at(b, j, h);
-#pragma unroll
-    for (int t = 0; t < kColsPerLane; ++t) {
-      const int c = lane + t * kWarp;
-      if (c < n) acc[t] += (c < d_half ? s1j : s2j) * kr[c];
-    }
-  }
-#pragma unroll
-  for (int t = 0; t < kColsPerLane; ++t) {
-    const int c = lane + t * kWarp;
-    if (c < n) dq[qa + c] = acc[t] * scale;
-  }
-  if (lane == 0) atomicAdd(&block_dlambda, dl);
-}
-
-template <bool kShortRows>
 __global__ void __launch_bounds__(kThreads)
 diff_attention_backward_rows_kernel(DiffAttentionDims dm, const float* __restrict__ k, const float* __restrict__ v,
                                     const float* __restrict__ lambda_ptr, const float* __restrict__ weight,
@@ -306,12 +161,6 @@ diff_attention_backward_rows_kernel(DiffAttentionDims dm, const float* __restric
     const int64_t b = row / (dm.lq * dm.heads);
     const int64_t m0 = dm.map_at(b, h, i);
     const int64_t qa = dm.q_at(b, i, h);
-
-    if constexpr (kShortRows) {
-      backward_short_row(dm, b, i, h, lane, m0, qa, k, v, lambda, weight, out_scale, eps, a1, a2, dy, dq, d_o, ds1,
-                         ds2, block_dweight, block_dlambda);
-      continue;
-    }
 
     // Recompute o and r exactly as the forward did.
     float o[kColsPerLane], g[kColsPerLane];
@@ -421,16 +270,8 @@ void diff_attention_forward(const DiffAttentionDims& dims, const float* q, const
                             float eps, float* a1, float* a2, float* attn, float* y) {
   const int64_t rows = dims.batch * dims.heads * dims.lq;
   if (rows == 0 || dims.lk == 0) return;
-  const int blocks = blocks_for_warps(rows, kMaxBlocks);
-  if (dims.lk <= kWarp) {
-    diff_attention_forward_kernel<true><<<blocks, kThreads, 0, current_stream()>>>(dims, q, k, v, key_mask, lambda,
-                                                                                   weight, out_scale, eps, a1, a2,
-                                                                                   attn, y);
-  } else {
-    diff_attention_forward_kernel<false><<<blocks, kThreads, 0, current_stream()>>>(dims, q, k, v, key_mask, lambda,
-                                                                                    weight, out_scale, eps, a1, a2,
-                                                                                    attn, y);
-  }
+  diff_attention_forward_kernel<<<blocks_for_warps(rows, kMaxBlocks), kThreads, 0, current_stream()>>>(
+      dims, q, k, v, key_mask, lambda, weight, out_scale, eps, a1, a2, attn, y);
   DISPA_CUDA_CHECK_LAUNCH("diff_attention_forward_kernel");
 }
 
@@ -440,14 +281,8 @@ void diff_attention_backward(const DiffAttentionDims& dims, const float* q, cons
                              float* dlambda, float* dweight, float* d_o, float* ds1, float* ds2, bool need_dkv) {
   const int64_t rows = dims.batch * dims.heads * dims.lq;
   if (rows == 0 || dims.lk == 0) return;
-  const int row_blocks = blocks_for_warps(rows, kMaxRowBlocks);
-  if (dims.lk <= kWarp) {
-    diff_attention_backward_rows_kernel<true><<<row_blocks, kThreads, 0, current_stream()>>>(
-        dims, k, v, lambda, weight, out_scale, eps, a1, a2, dy, dq, dlambda, dweight, d_o, ds1, ds2);
-  } else {
-    diff_attention_backward_rows_kernel<false><<<row_blocks, kThreads, 0, current_stream()>>>(
-        dims, k, v, lambda, weight, out_scale, eps, a1, a2, dy, dq, dlambda, dweight, d_o, ds1, ds2);
-  }
+  diff_attention_backward_rows_kernel<<<blocks_for_warps(rows, kMaxRowBlocks), kThreads, 0, current_stream()>>>(
+      dims, k, v, lambda, weight, out_scale, eps, a1, a2, dy, dq, dlambda, dweight, d_o, ds1, ds2);
   DISPA_CUDA_CHECK_LAUNCH("diff_attention_backward_rows_kernel");
   if (!need_dkv) return;
   const int64_t keys = dims.batch * dims.heads * dims.lk;

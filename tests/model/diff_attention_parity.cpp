@@ -59,8 +59,8 @@ TEST_CASE("gpu parity: diff_attention on edge shapes") {
   check_parity(2, 3, 33, 2, 4, 3, 4);   // one past a warp of keys; last batch item fully masked
   check_parity(3, 2, 5, 2, 3, 2, 5);    // one valid key per batch item
   check_parity(2, 4, 65, 1, 128, 1, 6); // 2D = 256, the kernels' limit
-  // The short-row path (Lk <= 32, one key per lane): a fully masked batch item, exactly a warp of
-  // keys, and 2D = 256 there too.
+  // Rows of at most a warp of keys (Path2Sub's case): a fully masked batch item, exactly 32 keys,
+  // and 2D = 256 there too.
   check_parity(2, 3, 17, 2, 4, 3, 7);
   check_parity(2, 5, 32, 2, 8, 1, 8);
   check_parity(2, 3, 9, 1, 128, 1, 9);
