@@ -100,7 +100,8 @@ for step in "${steps[@]}"; do
       # metric only, clocks left alone); summarise with bench/ncu_summary.py.
       run_step ncu_step 240 ncu --clock-control none --metrics gpu__time_duration.sum --csv \
         --log-file "$out/ncu_step.csv" "$bin/dispa" bench-step --device cuda --steps 1 --warmup 0
-      python3 bench/ncu_summary.py "$out/ncu_step.csv" | tee "$out/ncu_summary.txt" | head -40
+      python3 bench/ncu_summary.py "$out/ncu_step.csv" > "$out/ncu_summary.txt"
+      head -40 "$out/ncu_summary.txt"
       ;;
     step_compile)
       run_step step_torch_compile 300 env PYTHONUNBUFFERED=1 python3 bench/torch_dispa.py time --device cuda --compile --json "$out/step.jsonl"
