@@ -8,11 +8,13 @@
 #include <cstring>
 #include <memory>
 
-#include "bio/text_reader.h"
+#include "engine/io/text.h"
 #include "engine/error.h"
 #include "engine/log.h"
 
 namespace dispa::bio {
+
+using namespace dispa::io;  // the shared text scanning (engine/io/text.h)
 namespace {
 
 constexpr size_t kProgressMinBytes = size_t(64) << 20;  // show a progress line above 64 MB

@@ -1,9 +1,11 @@
 #include "bio/gene_symbols.h"
 
-#include "bio/text_reader.h"
+#include "engine/io/text.h"
 #include "engine/error.h"
 
 namespace dispa::bio {
+
+using namespace dispa::io;  // the shared text scanning (engine/io/text.h)
 
 std::string normalize_symbol(std::string_view raw, SymbolCase symbol_case) {
   std::string_view s = trim(raw);

@@ -4,10 +4,12 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "bio/text_reader.h"
+#include "engine/io/text.h"
 #include "engine/error.h"
 
 namespace dispa::bio {
+
+using namespace dispa::io;  // the shared text scanning (engine/io/text.h)
 
 std::vector<GeneSet> parse_gmt(std::string_view text, const std::string& source, SymbolCase symbol_case) {
   std::vector<GeneSet> sets;

@@ -9,6 +9,7 @@
 
 #include "chem/brics.h"
 #include "engine/error.h"
+#include "engine/io/text.h"
 
 namespace dispa::chem {
 namespace {
@@ -35,7 +36,7 @@ FeatureTable load_feature_table(const std::string& path) {
   table.path = path;
   std::string line;
   DISPA_CHECK(static_cast<bool>(std::getline(in, line)), "features: '{}' is empty (expected a header)", path);
-  const std::vector<std::string> header = split_tsv_line(line);
+  const std::vector<std::string> header = io::split_tab_fields(line);
   if (header[0] == "drug_name")
     table.kind = FeatureTable::Kind::per_drug;
   else if (header[0] == "fragment" || header[0] == "smiles")
@@ -50,7 +51,7 @@ FeatureTable load_feature_table(const std::string& path) {
   while (std::getline(in, line)) {
     ++number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::vector<std::string> fields = split_tsv_line(line);
+    const std::vector<std::string> fields = io::split_tab_fields(line);
     DISPA_CHECK(static_cast<int64_t>(fields.size()) == table.dim + 1, "features: {}:{}: {} fields, the header has {}",
                 path, number, fields.size(), table.dim + 1);
     std::string key = fields[0];

@@ -5,21 +5,9 @@
 #include <unordered_map>
 
 #include "engine/error.h"
+#include "engine/io/text.h"
 
 namespace dispa::chem {
-
-std::vector<std::string> split_tsv_line(std::string line) {
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  std::vector<std::string> fields;
-  size_t start = 0;
-  while (true) {
-    const size_t tab = line.find('\t', start);
-    fields.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
-    if (tab == std::string::npos) break;
-    start = tab + 1;
-  }
-  return fields;
-}
 
 DrugTable read_drug_table(const std::string& path) {
   std::ifstream in(path);
@@ -28,7 +16,7 @@ DrugTable read_drug_table(const std::string& path) {
   table.path = path;
   std::string line;
   DISPA_CHECK(static_cast<bool>(std::getline(in, line)), "drugs: '{}' is empty (expected a header line)", path);
-  const std::vector<std::string> header = split_tsv_line(line);
+  const std::vector<std::string> header = io::split_tab_fields(line);
   size_t name_col = header.size(), smiles_col = header.size();
   for (size_t i = 0; i < header.size(); ++i) {
     if (header[i] == "drug_name" && name_col == header.size()) name_col = i;
@@ -43,7 +31,7 @@ DrugTable read_drug_table(const std::string& path) {
   while (std::getline(in, line)) {
     ++number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::vector<std::string> fields = split_tsv_line(line);
+    const std::vector<std::string> fields = io::split_tab_fields(line);
     if (fields.size() < needed) {
       table.problems.push_back({number, fmt::format("{} fields, the header needs at least {}", fields.size(), needed)});
       continue;

@@ -33,7 +33,4 @@ struct DrugTable {
 
 DrugTable read_drug_table(const std::string& path);
 
-// Splits one TSV line on tabs (a trailing '\r' is dropped first).
-std::vector<std::string> split_tsv_line(std::string line);
-
 }  // namespace dispa::chem

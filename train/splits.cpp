@@ -7,6 +7,7 @@
 #include <map>
 
 #include "engine/error.h"
+#include "engine/io/text.h"
 #include "train/tsv_reader.h"
 
 namespace dispa::train {
@@ -327,7 +328,7 @@ Split read_split(const std::filesystem::path& file, const ResponseTable& table) 
   // Metadata from the "# dispa split" comment line.
   std::map<std::string, std::string> meta;
   for (const std::string& c : in.comments()) {
-    const std::vector<std::string> parts = split_tabs(c);
+    const std::vector<std::string> parts = io::split_tab_fields(c);
     if (parts.empty() || parts[0] != "# dispa split") continue;
     for (size_t k = 1; k < parts.size(); ++k) {
       const size_t eq = parts[k].find('=');

@@ -5,22 +5,9 @@
 #include <cmath>
 
 #include "engine/error.h"
+#include "engine/io/text.h"
 
 namespace dispa::train {
-
-std::vector<std::string> split_tabs(std::string_view line) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    const size_t tab = line.find('\t', start);
-    if (tab == std::string_view::npos) {
-      out.emplace_back(line.substr(start));
-      return out;
-    }
-    out.emplace_back(line.substr(start, tab - start));
-    start = tab + 1;
-  }
-}
 
 namespace {
 void strip_cr(std::string& s) {
@@ -38,7 +25,7 @@ TsvReader::TsvReader(const std::filesystem::path& path) : path_(path), in_(path)
       continue;
     }
     DISPA_CHECK(!buffer_.empty(), "{}:{}: empty header line", path.string(), line_);
-    header_ = split_tabs(buffer_);
+    header_ = io::split_tab_fields(buffer_);
     return;
   }
   fail("{}: empty file (no header line)", path.string());
@@ -62,7 +49,7 @@ bool TsvReader::next() {
   ++line_;
   strip_cr(buffer_);
   DISPA_CHECK(!buffer_.empty(), "{}: empty line (the format has no blank lines)", where());
-  fields_ = split_tabs(buffer_);
+  fields_ = io::split_tab_fields(buffer_);
   DISPA_CHECK(fields_.size() == header_.size(), "{}: {} fields, but the header has {} columns", where(),
               fields_.size(), header_.size());
   return true;

@@ -47,7 +47,4 @@ class TsvReader {
   int64_t line_ = 0;
 };
 
-// Splits one line on tabs (no quoting: the format has none).
-std::vector<std::string> split_tabs(std::string_view line);
-
 }  // namespace dispa::train

@@ -3,12 +3,13 @@
 #include <doctest/doctest.h>
 
 #include "bio/expression.h"
-#include "bio/text_reader.h"
+#include "engine/io/text.h"
 #include "engine/error.h"
 #include "tests/support/shared_data.h"
 
 using namespace dispa;
 using namespace dispa::bio;
+using namespace dispa::io;
 
 namespace {
 

@@ -3,7 +3,7 @@
 
 #include "bio/gmt.h"
 #include "bio/pathway_index.h"
-#include "bio/text_reader.h"
+#include "engine/io/text.h"
 #include "bio/expression.h"
 #include "engine/error.h"
 #include "tests/bio/score_table.h"
@@ -11,6 +11,7 @@
 
 using namespace dispa;
 using namespace dispa::bio;
+using namespace dispa::io;
 
 TEST_CASE("gmt: sets keep file order; symbols normalised; duplicates in a set counted once") {
   const auto sets = parse_gmt("s1\tfirst set\ttp53\tEGFR\tTP53\t\n\n  s2 \tsecond\tKRAS\r\ns3\tempty\n", "g.gmt");

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "bio/text_reader.h"
+#include "engine/io/text.h"
 #include "tests/bio/score_table.h"
 #include "tests/support/shared_data.h"
 
@@ -28,7 +28,7 @@ int run_dispa(const std::string& args, std::string& err) {
   const std::string cmd = fmt::format("'{}' {} 2> '{}' > '{}'", DISPA_TOOL, args, err_file.string(),
                                       (work_dir() / "stdout.txt").string());
   const int status = std::system(cmd.c_str());
-  err = bio::read_text_file(err_file);
+  err = io::read_text_file(err_file);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -71,8 +71,8 @@ TEST_CASE("e2e: dispa pathways coverage lists sizes before and after intersectio
                            err);
   REQUIRE_MESSAGE(rc == 0, err);
   CHECK(err.empty());  // --quiet
-  const std::string got = bio::read_text_file(out), want = bio::read_text_file(fixture);
-  bio::LineScanner g(got), w(want);
+  const std::string got = io::read_text_file(out), want = io::read_text_file(fixture);
+  io::LineScanner g(got), w(want);
   std::string_view gl, wl;
   int64_t gn = 0, wn = 0;
   std::vector<std::string_view> gf, wf;
@@ -81,7 +81,7 @@ TEST_CASE("e2e: dispa pathways coverage lists sizes before and after intersectio
   int rows = 0;
   while (w.next(wl, wn)) {
     REQUIRE(g.next(gl, gn));
-    bio::split_tabs(gl, gf), bio::split_tabs(wl, wf);
+    dispa::io::split_tabs(gl, gf), dispa::io::split_tabs(wl, wf);
     CHECK(gf[0] == wf[0]);
     CHECK(gf[2] == wf[2]);
     CHECK(gf[3] == wf[3]);

@@ -15,6 +15,7 @@
 
 #include "chem/brics.h"
 #include "chem/drug_table.h"
+#include "engine/io/text.h"
 #include "tests/support/shared_data.h"
 
 using namespace dispa::chem;
@@ -46,7 +47,7 @@ std::vector<RdkitRow> read_rdkit(const std::filesystem::path& path) {
   REQUIRE(line == "drug_name\tsmiles\tn_heavy\tn_bonds_broken\tbroken_bonds\tfragments_unique\tfragments_multiset");
   std::vector<RdkitRow> rows;
   while (std::getline(in, line)) {
-    const auto f = split_tsv_line(line);
+    const auto f = dispa::io::split_tab_fields(line);
     REQUIRE(f.size() == 7);
     rows.push_back({f[0], f[1], std::stoi(f[2]), f[4], split(f[6], " . ")});
   }

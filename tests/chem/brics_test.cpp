@@ -6,6 +6,7 @@
 #include "chem/brics.h"
 #include "chem/drug_table.h"
 #include "engine/error.h"
+#include "engine/io/text.h"
 #include "tests/support/shared_data.h"
 
 using namespace dispa::chem;
@@ -34,7 +35,7 @@ TEST_CASE("brics: embedded rule tables equal the published TSVs in ../shared") {
   CHECK(line == "label\tsmarts");
   size_t i = 0;
   while (std::getline(rules, line)) {
-    const auto f = split_tsv_line(line);
+    const auto f = dispa::io::split_tab_fields(line);
     REQUIRE(i < brics_environments().size());
     CHECK(f.size() == 2);
     CHECK(brics_environments()[i].label == f[0]);
@@ -46,7 +47,7 @@ TEST_CASE("brics: embedded rule tables equal the published TSVs in ../shared") {
   CHECK(line == "label_a\tlabel_b\tbond_smarts");
   i = 0;
   while (std::getline(pairs, line)) {
-    const auto f = split_tsv_line(line);
+    const auto f = dispa::io::split_tab_fields(line);
     REQUIRE(i < brics_pairs().size());
     CHECK(f.size() == 3);
     CHECK(brics_pairs()[i].label_a == f[0]);

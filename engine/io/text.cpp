@@ -1,4 +1,4 @@
-#include "bio/text_reader.h"
+#include "engine/io/text.h"
 
 #include <charconv>
 #include <cstdio>
@@ -9,7 +9,7 @@
 
 #include "engine/error.h"
 
-namespace dispa::bio {
+namespace dispa::io {
 
 std::string read_text_file(const std::filesystem::path& path) {
   std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
@@ -49,6 +49,13 @@ void split_tabs(std::string_view line, std::vector<std::string_view>& fields) {
   }
 }
 
+std::vector<std::string> split_tab_fields(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  std::vector<std::string_view> views;
+  split_tabs(line, views);
+  return std::vector<std::string>(views.begin(), views.end());
+}
+
 static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
 
 std::string_view trim(std::string_view s) {
@@ -78,4 +85,4 @@ std::string location(const std::string& source, int64_t line, int64_t column) {
   return column > 0 ? fmt::format("{}:{}:{}", source, line, column) : fmt::format("{}:{}", source, line);
 }
 
-}  // namespace dispa::bio
+}  // namespace dispa::io

@@ -1,6 +1,7 @@
-// Line and field scanning for the plain-text tables of bio/ (TSV, GCT, GMT): the whole file is read
-// at once and walked with memchr, so a 4 MB expression table is split in a few milliseconds.
-// Positions are 1-based (line, column = tab-separated field) because every parse error names them.
+// Line and field scanning for the project's plain-text tables (TSV, GCT, GMT; read by bio/, chem/
+// and train/): the whole file is read at once and walked with memchr, so a 4 MB expression table is
+// split in a few milliseconds. Positions are 1-based (line, column = tab-separated field) because
+// every parse error names them. The one home of tab splitting: the readers above all use it.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -8,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dispa::bio {
+namespace dispa::io {
 
 // The file's bytes; throws dispa::Error naming the path when it cannot be opened or read.
 std::string read_text_file(const std::filesystem::path& path);
@@ -30,6 +31,8 @@ class LineScanner {
 
 // Splits on '\t' into `fields` (reused between calls to avoid allocations).
 void split_tabs(std::string_view line, std::vector<std::string_view>& fields);
+// The same as owned strings, after dropping one trailing '\r' (a CRLF line read with getline).
+std::vector<std::string> split_tab_fields(std::string_view line);
 
 // ASCII whitespace trimmed from both ends.
 std::string_view trim(std::string_view s);
@@ -46,4 +49,4 @@ bool parse_integer(std::string_view field, int64_t& value);
 // "expression.tsv:12:5" style location used at the start of every parse error.
 std::string location(const std::string& source, int64_t line, int64_t column = 0);
 
-}  // namespace dispa::bio
+}  // namespace dispa::io
