@@ -9,21 +9,6 @@
 namespace dispa {
 namespace {
 
-const char* unary_name(UnaryOp op) {
-  switch (op) {
-    case UnaryOp::neg: return "neg";
-    case UnaryOp::relu: return "relu";
-    case UnaryOp::gelu: return "gelu";
-    case UnaryOp::exp: return "exp";
-    case UnaryOp::log: return "log";
-    case UnaryOp::sqrt: return "sqrt";
-    case UnaryOp::square: return "pow2";
-    case UnaryOp::abs: return "abs";
-    case UnaryOp::sigmoid: return "sigmoid";
-    case UnaryOp::tanh: return "tanh";
-  }
-  return "unary";
-}
 const char* binary_name(BinaryOp op) {
   switch (op) {
     case BinaryOp::add: return "add";
@@ -112,7 +97,7 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
 }
 
 Tensor unary(UnaryOp op, const Tensor& x) {
-  const char* name = unary_name(op);
+  const char* name = unary_op_name(op);
   detail::check_floating(name, x);
   Tensor y = Tensor::empty_like(x);
   const int64_t n = x.numel();
@@ -293,6 +278,22 @@ void add_inplace(Tensor& dst, const Tensor& src, double alpha) {
       for (int64_t i = 0; i < n; ++i) d[i] += a * s[i];
     }
   });
+}
+
+const char* unary_op_name(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::neg: return "neg";
+    case UnaryOp::relu: return "relu";
+    case UnaryOp::gelu: return "gelu";
+    case UnaryOp::exp: return "exp";
+    case UnaryOp::log: return "log";
+    case UnaryOp::sqrt: return "sqrt";
+    case UnaryOp::square: return "pow2";
+    case UnaryOp::abs: return "abs";
+    case UnaryOp::sigmoid: return "sigmoid";
+    case UnaryOp::tanh: return "tanh";
+  }
+  return "unary";
 }
 
 }  // namespace dispa

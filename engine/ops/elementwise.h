@@ -18,6 +18,7 @@ Tensor abs(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor unary(UnaryOp op, const Tensor& x);
+const char* unary_op_name(UnaryOp op);  // the op's name in error messages ("pow2" for square)
 
 // Broadcasting binary ops: shapes [2, 3, 4] and [3, 1] give [2, 3, 4].
 Tensor add(const Tensor& a, const Tensor& b);

@@ -23,21 +23,6 @@ void check_close(const Tensor& gpu, const Tensor& cpu, double abs, double rel) {
   CHECK_CLOSE_TENSOR(gpu.to(Device::cpu()), cpu, abs, rel);
 }
 
-const char* unary_label(UnaryOp op) {
-  switch (op) {
-    case UnaryOp::neg: return "neg";
-    case UnaryOp::relu: return "relu";
-    case UnaryOp::gelu: return "gelu";
-    case UnaryOp::exp: return "exp";
-    case UnaryOp::log: return "log";
-    case UnaryOp::sqrt: return "sqrt";
-    case UnaryOp::square: return "square";
-    case UnaryOp::abs: return "abs";
-    case UnaryOp::sigmoid: return "sigmoid";
-    case UnaryOp::tanh: return "tanh";
-  }
-  return "?";
-}
 }  // namespace
 
 TEST_CASE("elementwise parity: unary ops forward and backward, edge and large sizes") {
@@ -46,7 +31,7 @@ TEST_CASE("elementwise parity: unary ops forward and backward, edge and large si
   uint64_t seed = 900;
   for (UnaryOp op : ops) {
     for (int64_t n : {int64_t(1), int64_t(33), int64_t(1025), int64_t(300007)}) {
-      CAPTURE(unary_label(op));
+      CAPTURE(unary_op_name(op));
       CAPTURE(n);
       // log and sqrt on positive inputs only.
       const bool positive = op == UnaryOp::log || op == UnaryOp::sqrt;
