@@ -6,12 +6,13 @@
 // kept for the life of the process (dispa drives a device from one thread; a second thread gets a
 // second stream, and its own cuBLAS handle bound to it).
 //
-// Allocator: requests are rounded up to size bins (512-byte steps below 1 MiB, 8 geometric steps
-// per power of two above; a cached block of up to 1.25x the bin may serve a request) and freed
-// blocks go to a free list per (device, stream, bin): a block is only ever reused by the
+// Allocator: requests are rounded up to size bins and may be served by a slightly larger cached
+// block (the policy, with its reasons, is engine/cuda/allocator_policy.h); freed blocks go to a
+// free list per (device, stream, bin): a block is only ever reused by the
 // stream that allocated it, so reuse is ordered after every kernel that stream queued on the old
-// tensor without any event. After the first training step no cudaMalloc/cudaFree happens (the
-// device_mallocs counter stays flat; dispa bench-step prints it). A tensor that a second thread's
+// tensor without any event. After warm-up cudaMalloc is rare: none with fixed-size batches or in
+// eval; a de-duplicated batch larger than any before may still allocate (H200: 14 calls in 50 steps
+// after 10 warm-up steps; dispa bench-step prints the count). A tensor that a second thread's
 // stream has used must be synchronised by that thread before it is freed (as PyTorch's
 // record_stream rule).
 //
@@ -29,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/cuda/allocator_policy.h"
 #include "engine/cuda/check.h"
 #include "engine/cuda/runtime.h"
 #include "engine/error.h"
@@ -112,21 +114,7 @@ DeviceInfo device_info(int device) {
 
 namespace {
 
-// Bins: 512-byte steps up to 1 MiB, then 8 bins per power of two (at most 12.5% padding). The
-// geometric steps matter for de-duplicated batches, whose activation sizes vary by a few percent
-// from step to step (the number of distinct cells in a batch varies): with fixed 2 MiB steps every
-// new size was a new bin and a new cudaMalloc, long after the first step.
-size_t bin_size(size_t nbytes) {
-  constexpr size_t kSmallStep = 512, kSmallLimit = 1u << 20;
-  if (nbytes <= kSmallLimit) return (nbytes + kSmallStep - 1) / kSmallStep * kSmallStep;
-  size_t octave = kSmallLimit;
-  while (octave * 2 <= nbytes) octave *= 2;
-  const size_t step = octave / 8;
-  return (nbytes + step - 1) / step * step;
-}
-
-// A cached block up to this much larger than the request may serve it (before calling cudaMalloc).
-constexpr double kMaxReuseSlack = 1.25;
+using policy::bin_size;  // size policy: engine/cuda/allocator_policy.h
 
 // Makes `device` current for a scope and restores the previous one.
 class DeviceGuard {
@@ -168,7 +156,7 @@ struct CachingAllocator {
     std::vector<void*>* source = nullptr;
     for (auto it = free_blocks.lower_bound({device, stream, bin}); it != free_blocks.end(); ++it) {
       const auto& [key_device, key_stream, key_bin] = it->first;
-      if (key_device != device || key_stream != stream || double(key_bin) > kMaxReuseSlack * double(bin)) break;
+      if (key_device != device || key_stream != stream || !policy::can_serve(key_bin, bin)) break;
       if (!it->second.empty()) {
         source = &it->second;
         bin = key_bin;
