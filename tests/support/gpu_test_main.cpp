@@ -9,10 +9,8 @@
 
 int main(int argc, char** argv) {
   if (!dispa::cuda_available()) {
-    doctest::Context counter(argc, argv);
-    counter.setOption("dry-run", true);
-    counter.setOption("out", "/dev/null");
-    counter.run();
+    // No test case runs: doctest 2.4 has no "dry-run" option (an earlier version of this main set
+    // one and so ran every case against a missing device, silently).
     std::printf("no CUDA device%s: skipping the gpu tests in %s\n",
                 DISPA_WITH_CUDA ? "" : " (CPU-only build)", argv[0]);
     return 77;
