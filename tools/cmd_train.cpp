@@ -1,6 +1,7 @@
 // dispa train: train and evaluate DiSPA on a data folder under a split with k-fold CV, beside the
 // baselines, writing a run folder (train/train_run.h documents its layout).
 #include "engine/log.h"
+#include "engine/ops/matmul.h"
 #include "tools/command.h"
 #include "train/train_run.h"
 
@@ -12,6 +13,7 @@ dispa::tools::CommandRegistration registration("train", [](CLI::App& app, int& e
   auto gmt = std::make_shared<std::string>();
   auto quiet = std::make_shared<bool>(false);
   auto no_ridge = std::make_shared<bool>(false);
+  auto tf32 = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand("train", "Train DiSPA on a data folder with k-fold cross-validation");
   cmd->add_option("--data", *data_dir, "data folder: expression.tsv, response.tsv, drugs.tsv (+ cells.tsv)")
       ->required()->check(CLI::ExistingDirectory);
@@ -35,6 +37,7 @@ dispa::tools::CommandRegistration registration("train", [](CLI::App& app, int& e
   cmd->add_option("--seed", o->trainer.seed, "seed for the split, initialisation, order and dropout")
       ->capture_default_str();
   cmd->add_option("--device", *device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_flag("--tf32", *tf32, "CUDA GEMMs on TF32 tensor cores (10-bit mantissa inputs; default fp32)");
   cmd->add_option("--out", o->out_dir, "run folder")->required();
   cmd->add_flag("--resume", o->resume, "continue a killed run from its checkpoints");
   cmd->add_flag("--no-ridge", *no_ridge, "skip the ridge baseline (it scores every cell with ssGSEA)");
@@ -62,6 +65,9 @@ dispa::tools::CommandRegistration registration("train", [](CLI::App& app, int& e
     o->data.data_dir = *data_dir;
     o->data.gmt = *gmt;
     o->device = dispa::parse_device(*device);
+    if (*tf32 && !o->device.is_cuda()) dispa::logging::warn("--tf32 has no effect on the CPU");
+    dispa::set_cuda_tf32(*tf32);
+    if (*tf32 && o->device.is_cuda()) dispa::logging::info("CUDA GEMMs use TF32 tensor cores (--tf32)");
     o->ridge_baseline = !*no_ridge;
     o->model.max_substructures = o->data.drugs.max_fragments;
     const nlohmann::json metrics = dispa::train::run_training(*o);
