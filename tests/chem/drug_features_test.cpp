@@ -5,21 +5,19 @@
 #include "chem/drug_features.h"
 #include "engine/error.h"
 #include "tests/chem/temp_file.h"
+#include "tests/support/close.h"
 #include "tests/support/shared_data.h"
 
 using namespace dispa;
 using namespace dispa::chem;
 using dispa::test::TempFile;
 
+using dispa::test::all_finite;
+
 namespace {
 std::vector<float> row(const Tensor& t, int64_t r) {
   const int64_t width = t.dim(-1);
   return std::vector<float>(t.data<float>() + r * width, t.data<float>() + (r + 1) * width);
-}
-bool all_finite(const Tensor& t) {
-  for (float v : t.to_vector<float>())
-    if (!std::isfinite(v)) return false;
-  return true;
 }
 }  // namespace
 

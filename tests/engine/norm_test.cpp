@@ -14,6 +14,8 @@
 
 using namespace dispa;
 
+using dispa::test::all_finite;
+
 namespace {
 Tensor vec(std::vector<double> v, const Shape& shape) { return Tensor::from_vector(v, shape); }
 
@@ -31,11 +33,6 @@ std::vector<double> reference_layer_norm(const std::vector<double>& x, int64_t r
   return y;
 }
 
-bool all_finite(const Tensor& t) {
-  for (double v : t.to_f64_vector())
-    if (!std::isfinite(v)) return false;
-  return true;
-}
 }  // namespace
 
 TEST_CASE("layer_norm: the row [1, 2, 3, 4] by hand, with and without affine") {

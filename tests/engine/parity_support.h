@@ -46,12 +46,6 @@ inline GuardedBuffer guarded(int64_t n, const std::vector<float>& init = {}) {
   return {Tensor::from_vector(host, {n + 2 * kGuard}, Device::cuda()), n};
 }
 
-inline bool all_finite(const std::vector<float>& v) {
-  for (float x : v)
-    if (!std::isfinite(x)) return false;
-  return true;
-}
-
 // A CUDA copy of a CPU tensor that requires a gradient (a leaf for backward parity checks).
 inline Tensor gpu_leaf(const Tensor& cpu) {
   Tensor g = cpu.to(Device::cuda(0));

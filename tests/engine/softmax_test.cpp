@@ -14,6 +14,8 @@
 
 using namespace dispa;
 
+using dispa::test::all_finite;
+
 namespace {
 // Double reference: softmax of each row of [rows, K]; keep[k] == false masks key k; all-masked -> 0.
 std::vector<double> reference_softmax(const std::vector<double>& x, int64_t rows, int64_t K,
@@ -31,11 +33,6 @@ std::vector<double> reference_softmax(const std::vector<double>& x, int64_t rows
   return y;
 }
 
-bool all_finite(const Tensor& t) {
-  for (double v : t.to_f64_vector())
-    if (!std::isfinite(v)) return false;
-  return true;
-}
 }  // namespace
 
 TEST_CASE("softmax: [1, 2, 3] gives the published row") {

@@ -15,6 +15,8 @@ using namespace dispa;
 using dispa::test::DiffAttentionCase;
 using dispa::test::make_diff_attention_case;
 
+using dispa::test::all_finite;
+
 namespace {
 
 struct ShapeCase {
@@ -35,11 +37,6 @@ DiffAttentionResult run(const DiffAttentionCase<T>& c, bool requires_grad = fals
   return diff_attention(t.q, t.k, t.v, t.mask, t.lambda, double(c.lambda_init), t.weight, c.heads, double(c.eps));
 }
 
-bool all_finite(const Tensor& t) {
-  for (double x : t.to_f64_vector())
-    if (!std::isfinite(x)) return false;
-  return true;
-}
 
 }  // namespace
 

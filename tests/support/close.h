@@ -33,6 +33,18 @@ inline std::string compare_values(const std::vector<double>& got, const std::vec
   return {};
 }
 
+// True when every element is finite (the values are read back to the host first).
+inline bool all_finite(const std::vector<float>& v) {
+  for (float x : v)
+    if (!std::isfinite(x)) return false;
+  return true;
+}
+inline bool all_finite(const Tensor& t) {
+  for (double x : t.to_f64_vector())
+    if (!std::isfinite(x)) return false;
+  return true;
+}
+
 inline std::string compare_tensors(const Tensor& got, const Tensor& want, Tolerance tol) {
   if (got.shape() != want.shape())
     return fmt::format("shape mismatch: got {}, want {}", got.describe(), want.describe());
