@@ -5,24 +5,17 @@
 #include <doctest/doctest.h>
 
 #include "engine/error.h"
+#include "tests/support/error_of.h"
 #include "tests/support/shared_data.h"
 #include "tests/train/temp_dir.h"
 #include "train/response.h"
 
 using namespace dispa;
 using namespace dispa::train;
+using dispa::test::error_of;
 
 namespace {
 const char* kHeader = "cell_id\tdrug_name\tln_ic50\n";
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 }  // namespace
 
 TEST_CASE("read_response: values, ids in order of first appearance") {

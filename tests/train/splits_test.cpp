@@ -12,12 +12,14 @@
 #include <doctest/doctest.h>
 
 #include "engine/error.h"
+#include "tests/support/error_of.h"
 #include "tests/support/shared_data.h"
 #include "tests/train/temp_dir.h"
 #include "train/splits.h"
 
 using namespace dispa;
 using namespace dispa::train;
+using dispa::test::error_of;
 
 namespace {
 
@@ -45,15 +47,6 @@ std::unordered_map<std::string, std::string> scaffolds() {
   std::unordered_map<std::string, std::string> m;
   for (int d = 0; d < 12; ++d) m[fmt::format("D{:02d}", d)] = s[d];
   return m;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 // The ids (cells or drugs) that appear with a role in a fold.

@@ -14,6 +14,7 @@
 #include "engine/autograd.h"
 #include "engine/log.h"
 #include "tests/support/close.h"
+#include "tests/support/error_of.h"
 #include "tests/support/shared_data.h"
 #include "tests/train/temp_dir.h"
 #include "train/attention_svg.h"
@@ -24,6 +25,7 @@
 
 using namespace dispa;
 using namespace dispa::train;
+using dispa::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -70,15 +72,6 @@ std::map<std::pair<std::string, std::string>, std::vector<std::string>> read_tab
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> rows;
   while (reader.next()) rows[{reader.field(0), reader.field(1)}] = reader.fields();
   return rows;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 // An expression file of the run's genes for new cells: columns reversed, the first `drop` training
