@@ -22,6 +22,7 @@
 #include "tests/model/diff_attention_reference.h"
 
 #if DISPA_WITH_CUDA
+#include "bench/cuda_timing.h"
 #include "engine/cuda/check.h"
 #endif
 
@@ -89,22 +90,7 @@ void fused(benchmark::State& st, const BenchShape& s, Device device) {
     return;
   }
 #if DISPA_WITH_CUDA
-  step();  // warm-up: the caching allocator holds every block afterwards
-  cuda::synchronize();
-  cudaEvent_t start, stop;
-  DISPA_CUDA_CHECK(cudaEventCreate(&start));
-  DISPA_CUDA_CHECK(cudaEventCreate(&stop));
-  for (auto _ : st) {
-    DISPA_CUDA_CHECK(cudaEventRecord(start, cuda::current_stream()));
-    step();
-    DISPA_CUDA_CHECK(cudaEventRecord(stop, cuda::current_stream()));
-    DISPA_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    DISPA_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    st.SetIterationTime(ms * 1e-3);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
+  bench::time_cuda_iterations(st, step, 1);  // one warm-up: the caching allocator then holds every block
 #endif
 }
 

@@ -24,7 +24,7 @@
 #include "engine/ops/gather.h"
 
 #if DISPA_WITH_CUDA
-#include <cuda_runtime.h>
+#include "bench/cuda_timing.h"
 #endif
 
 using namespace dispa;
@@ -143,26 +143,6 @@ void gather_columns_fwdbwd_dispa_cpu(benchmark::State& st) {
 }
 
 #if DISPA_WITH_CUDA
-// Times one call of body with CUDA events on the current (per-thread default) stream.
-template <typename Body>
-void time_cuda(benchmark::State& st, Body&& body) {
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
-  for (int i = 0; i < 3; ++i) body();  // warm-up: caching allocator, first-launch costs
-  for (auto _ : st) {
-    cudaEventRecord(start, cudaStreamPerThread);
-    body();
-    cudaEventRecord(stop, cudaStreamPerThread);
-    cudaEventSynchronize(stop);
-    float ms = 0.0f;
-    cudaEventElapsedTime(&ms, start, stop);
-    st.SetIterationTime(double(ms) / 1e3);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-}
-
 void gather_columns_fwd_dispa_cuda(benchmark::State& st) {
   if (!cuda_available()) {
     st.SkipWithError("no CUDA device");
@@ -174,7 +154,7 @@ void gather_columns_fwd_dispa_cuda(benchmark::State& st) {
   naive_forward(c.x.data<float>(), c.index.data<int32_t>(), want.data());
   require_equal(gather_columns(x, index).to_vector<float>(), want, "gather_columns forward (cuda)");
   NoGrad no_grad;
-  time_cuda(st, [&] { benchmark::DoNotOptimize(gather_columns(x, index)); });
+  bench::time_cuda_iterations(st, [&] { benchmark::DoNotOptimize(gather_columns(x, index)); });
   set_bytes(st, false);
 }
 
@@ -184,7 +164,7 @@ void gather_columns_fwd_copy_cuda(benchmark::State& st) {
     return;
   }
   const Tensor out = Tensor::zeros({kB, kP, kS}, DType::f32, Device::cuda());
-  time_cuda(st, [&] { benchmark::DoNotOptimize(out.clone()); });
+  bench::time_cuda_iterations(st, [&] { benchmark::DoNotOptimize(out.clone()); });
   set_bytes(st, false);
 }
 
@@ -197,7 +177,7 @@ void gather_columns_fwdbwd_dispa_cuda(benchmark::State& st) {
   Tensor x = c.x.to(Device::cuda());
   x.set_requires_grad();
   const Tensor index = c.index.to(Device::cuda()), up = c.upstream.to(Device::cuda());
-  time_cuda(st, [&] { dispa_fwdbwd(x, index, up); });
+  bench::time_cuda_iterations(st, [&] { dispa_fwdbwd(x, index, up); });
   set_bytes(st, true);
 }
 #endif

@@ -31,6 +31,7 @@
 #if DISPA_WITH_CUDA
 #include <cuda_runtime.h>
 
+#include "bench/cuda_timing.h"
 #include "engine/cuda/check.h"
 #include "engine/cuda/runtime.h"
 #include "engine/ops/matmul_math.h"
@@ -138,23 +139,8 @@ void bench_cublas(benchmark::State& st, Shape3 s, bool tb, bool tf32) {
   auto run = [&] {
     dispa::cuda::sgemm_batched(false, tb, s.m, s.n, s.k, 1.f, a, s.k, 0, b, tb ? s.k : s.n, 0, 0.f, c, s.n, 0, 1, tf32);
   };
-  cudaEvent_t start, stop;
-  DISPA_CUDA_CHECK(cudaEventCreate(&start));
-  DISPA_CUDA_CHECK(cudaEventCreate(&stop));
-  const cudaStream_t stream = dispa::cuda::current_stream();
-  for (int i = 0; i < 3; ++i) run();
-  for (auto _ : st) {
-    DISPA_CUDA_CHECK(cudaEventRecord(start, stream));
-    run();
-    DISPA_CUDA_CHECK(cudaEventRecord(stop, stream));
-    DISPA_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0.f;
-    DISPA_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    st.SetIterationTime(double(ms) / 1e3);
-  }
+  dispa::bench::time_cuda_iterations(st, run);
   st.counters["GFLOP/s"] = benchmark::Counter(flops(s) * double(st.iterations()) / 1e9, benchmark::Counter::kIsRate);
-  DISPA_CUDA_CHECK(cudaEventDestroy(start));
-  DISPA_CUDA_CHECK(cudaEventDestroy(stop));
   dispa::cuda::device_free(a, o.a.size() * sizeof(float), device);
   dispa::cuda::device_free(b, o.b.size() * sizeof(float), device);
   dispa::cuda::device_free(c, o.c.size() * sizeof(float), device);

@@ -34,6 +34,7 @@
 #if DISPA_WITH_CUDA
 #include <cuda_runtime.h>
 
+#include "bench/cuda_timing.h"
 #include "engine/cuda/check.h"
 #include "engine/cuda/runtime.h"
 #endif
@@ -69,22 +70,7 @@ const Peaks& peaks() {
 
 // Times fn with CUDA events per iteration; sets bytes/s or FLOP/s counters and their peak fractions.
 void run_timed(benchmark::State& state, const std::function<void()>& fn, double bytes, double flops = 0) {
-  for (int i = 0; i < 3; ++i) fn();  // warm the allocator and cuBLAS
-  cudaEvent_t start, stop;
-  DISPA_CUDA_CHECK(cudaEventCreate(&start));
-  DISPA_CUDA_CHECK(cudaEventCreate(&stop));
-  const cudaStream_t stream = cuda::current_stream();
-  for (auto _ : state) {
-    DISPA_CUDA_CHECK(cudaEventRecord(start, stream));
-    fn();
-    DISPA_CUDA_CHECK(cudaEventRecord(stop, stream));
-    DISPA_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    DISPA_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    state.SetIterationTime(double(ms) / 1e3);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
+  bench::time_cuda_iterations(state, fn);
   if (bytes > 0) {
     state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
     state.counters["peak_GB/s"] = peaks().bandwidth_gbs;

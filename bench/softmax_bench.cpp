@@ -27,6 +27,7 @@
 #if DISPA_WITH_CUDA
 #include <cuda_runtime.h>
 
+#include "bench/cuda_timing.h"
 #include "engine/cuda/check.h"
 #include "engine/cuda/runtime.h"
 #endif
@@ -134,43 +135,13 @@ void dispa_cpu(benchmark::State& st) {
 }
 
 #if DISPA_WITH_CUDA
-class CudaEventTimer {
- public:
-  CudaEventTimer() {
-    DISPA_CUDA_CHECK(cudaEventCreate(&start_));
-    DISPA_CUDA_CHECK(cudaEventCreate(&stop_));
-  }
-  ~CudaEventTimer() {
-    cudaEventDestroy(start_);
-    cudaEventDestroy(stop_);
-  }
-  void start() { DISPA_CUDA_CHECK(cudaEventRecord(start_, cuda::current_stream())); }
-  double stop_seconds() {
-    DISPA_CUDA_CHECK(cudaEventRecord(stop_, cuda::current_stream()));
-    DISPA_CUDA_CHECK(cudaEventSynchronize(stop_));
-    float ms = 0.f;
-    DISPA_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-    return ms * 1e-3;
-  }
-
- private:
-  cudaEvent_t start_{}, stop_{};
-};
-
 template <typename Op>
 void time_cuda(benchmark::State& st, const SoftmaxCase& c, const std::vector<float>& want, double tol, Op op) {
   if (!matches(op(), want, tol)) {
     st.SkipWithError("CUDA result does not match the CPU reference");
     return;
   }
-  for (int i = 0; i < 3; ++i) op();  // warm-up: allocator cache, clocks
-  CudaEventTimer timer;
-  for (auto _ : st) {
-    timer.start();
-    Tensor y = op();
-    st.SetIterationTime(timer.stop_seconds());
-    benchmark::DoNotOptimize(y);
-  }
+  bench::time_cuda_iterations(st, [&] { benchmark::DoNotOptimize(op()); });
   set_throughput(st, c);
 }
 
