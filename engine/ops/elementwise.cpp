@@ -230,15 +230,14 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   Tensor out = Tensor::zeros(shape, x.dtype(), x.device());
   const int64_t n = x.numel();
   // Summing leading axes away ([R, C] -> [C], a broadcast bias's gradient) on the GPU: the tiled
-  // column reduction, not one atomicAdd per element onto C addresses (measured 2.8x slower than a
-  // copy at [57344, 512] on an H200, kernels_bench sum_to_bias_grad).
+  // column reduction, not one atomicAdd per element onto C addresses (kernels_bench
+  // sum_to_bias_grad on an H200 at [57344, 512]: 43 us instead of 573 us).
   Shape trailing = shape;
   while (!trailing.empty() && trailing.front() == 1) trailing.erase(trailing.begin());
   const bool leading_only = trailing.size() <= x.shape().size() &&
                             std::equal(trailing.begin(), trailing.end(), x.shape().end() - trailing.size());
   if (x.is_cuda() && x.dtype() == DType::f32 && leading_only && out.numel() > 0) {
-    const int64_t cols = out.numel();
-    DISPA_ON_CUDA(cuda::column_sums(x.data<float>(), out.data<float>(), n / cols, cols, false));
+    DISPA_ON_CUDA(cuda::column_sums(x.data<float>(), out.data<float>(), n / out.numel(), out.numel(), false));
     return out;
   }
   const BroadcastIndexer index = make_indexer("sum_to", x.shape(), x.shape(), shape);
