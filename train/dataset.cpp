@@ -21,20 +21,21 @@ void FeaturizedDataset::fill_config(DispaConfig& config) const {
   config.max_substructures = drug_fragment_features.dim(1);
 }
 
-Batch make_batch(const FeaturizedDataset& d, const std::vector<int64_t>& pair_indices) {
+Batch make_batch(const FeaturizedDataset& d, const std::vector<int64_t>& pair_indices, bool deduplicate) {
   const int64_t B = static_cast<int64_t>(pair_indices.size());
   // Distinct cells and drugs of the batch (first-appearance order) and each pair's row among them:
-  // the model then runs the cell-only and drug-only parts once per distinct cell / drug.
+  // the model then runs the cell-only and drug-only parts once per distinct cell / drug. Without
+  // de-duplication every pair gets its own rows.
   std::vector<int32_t> cells, drugs, cell_rows(static_cast<size_t>(B)), drug_rows(static_cast<size_t>(B));
   std::vector<int32_t> cell_slot(d.cell_ids.size(), -1), drug_slot(d.drug_names.size(), -1);
   std::vector<float> target(static_cast<size_t>(B));
   for (int64_t i = 0; i < B; ++i) {
     const Pair& p = d.pairs.at(static_cast<size_t>(pair_indices[size_t(i)]));
-    if (cell_slot[size_t(p.cell)] < 0) {
+    if (!deduplicate || cell_slot[size_t(p.cell)] < 0) {
       cell_slot[size_t(p.cell)] = int32_t(cells.size());
       cells.push_back(p.cell);
     }
-    if (drug_slot[size_t(p.drug)] < 0) {
+    if (!deduplicate || drug_slot[size_t(p.drug)] < 0) {
       drug_slot[size_t(p.drug)] = int32_t(drugs.size());
       drugs.push_back(p.drug);
     }
@@ -51,8 +52,10 @@ Batch make_batch(const FeaturizedDataset& d, const std::vector<int64_t>& pair_in
   batch.inputs.drug = gather_rows(d.drug_global, drug_index);                       // [Bd, Dd]
   batch.inputs.substructures = gather_rows(d.drug_fragment_features, drug_index);   // [Bd, L, Df]
   batch.inputs.mask = gather_rows(d.drug_fragment_mask, drug_index);                // [Bd, L]
-  batch.inputs.cell_rows = Tensor::from_vector(cell_rows, {B}, device);
-  batch.inputs.drug_rows = Tensor::from_vector(drug_rows, {B}, device);
+  if (deduplicate) {
+    batch.inputs.cell_rows = Tensor::from_vector(cell_rows, {B}, device);
+    batch.inputs.drug_rows = Tensor::from_vector(drug_rows, {B}, device);
+  }
   batch.target = Tensor::from_vector(target, {B}, device);
   batch.pair_indices = pair_indices;
   return batch;

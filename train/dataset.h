@@ -37,11 +37,15 @@ struct FeaturizedDataset {
 };
 
 // Inputs for the pairs selected by `indices` (positions into dataset.pairs) plus their targets.
+// De-duplicated (the default, what training uses): one expression row per distinct cell and one
+// drug row per distinct drug, with cell_rows / drug_rows mapping the pairs onto them. Otherwise one
+// row per pair and no row maps (what a framework data loader feeds; dispa bench-step --no-dedup).
 struct Batch {
   DispaInputs inputs;
   Tensor target;  // [B] f32
   std::vector<int64_t> pair_indices;
 };
-Batch make_batch(const FeaturizedDataset& dataset, const std::vector<int64_t>& pair_indices);
+Batch make_batch(const FeaturizedDataset& dataset, const std::vector<int64_t>& pair_indices,
+                 bool deduplicate = true);
 
 }  // namespace dispa::train

@@ -7,7 +7,6 @@
 #include "engine/autograd.h"
 #include "engine/cuda/runtime.h"
 #include "engine/log.h"
-#include "engine/ops/gather.h"
 #include "engine/ops/loss.h"
 #include "engine/ops/matmul.h"
 #include "engine/optim/optimizer.h"
@@ -56,31 +55,6 @@ FeaturizedDataset synthetic_dataset(const StepBenchOptions& o) {
     for (int32_t k = 0; k < int32_t(o.drugs); ++k) d.pairs.push_back({c, k, normal(rng)});
   d.to(o.device);
   return d;
-}
-
-// One row per pair (no de-duplication): what a framework data loader hands the PyTorch model.
-Batch expanded_batch(const FeaturizedDataset& d, const std::vector<int64_t>& pair_indices) {
-  const int64_t B = int64_t(pair_indices.size());
-  std::vector<int32_t> cells(static_cast<size_t>(B)), drugs(static_cast<size_t>(B));
-  std::vector<float> target(static_cast<size_t>(B));
-  for (int64_t i = 0; i < B; ++i) {
-    const Pair& p = d.pairs[size_t(pair_indices[size_t(i)])];
-    cells[size_t(i)] = p.cell;
-    drugs[size_t(i)] = p.drug;
-    target[size_t(i)] = p.ln_ic50;
-  }
-  const Device device = d.cell_expression.device();
-  const Tensor cell_index = Tensor::from_vector(cells, {B}, device);
-  const Tensor drug_index = Tensor::from_vector(drugs, {B}, device);
-  Batch batch;
-  batch.inputs.expression = gather_rows(d.cell_expression, cell_index);
-  batch.inputs.pathway_gene_indices = d.pathway_gene_indices;
-  batch.inputs.drug = gather_rows(d.drug_global, drug_index);
-  batch.inputs.substructures = gather_rows(d.drug_fragment_features, drug_index);
-  batch.inputs.mask = gather_rows(d.drug_fragment_mask, drug_index);
-  batch.target = Tensor::from_vector(target, {B}, device);
-  batch.pair_indices = pair_indices;
-  return batch;
 }
 
 void wait_for_device(Device device) {
@@ -141,19 +115,18 @@ std::vector<StepBenchResult> run_step_bench(const StepBenchOptions& o) {
     for (int64_t& i : idx) i = pick(rng);
     return idx;
   };
-  auto build = [&](const std::vector<int64_t>& idx) { return o.dedup ? make_batch(data, idx) : expanded_batch(data, idx); };
 
   std::vector<StepBenchResult> results;
   model.train();
   results.push_back(time_steps("train_step", o, [&] {
-    const Batch batch = build(draw());
+    const Batch batch = make_batch(data, draw(), o.dedup);
     const Tensor loss = mse_loss(model.forward(batch.inputs).prediction, batch.target);
     loss.backward();
     optimizer.step();
     optimizer.zero_grad();
   }));
   model.eval();
-  const Batch eval_batch = build(draw());  // gathered once, outside the timed region (as the PyTorch script)
+  const Batch eval_batch = make_batch(data, draw(), o.dedup);  // gathered once, outside the timed region (as the PyTorch script)
   results.push_back(time_steps("eval_forward", o, [&] {
     NoGrad no_grad;
     model.forward(eval_batch.inputs);
