@@ -20,6 +20,7 @@
 #include "engine/dtype.h"
 #include "model/diff_attention.h"
 #include "tests/model/diff_attention_reference.h"
+#include "tests/support/gradcheck.h"
 
 #if DISPA_WITH_CUDA
 #include "bench/cuda_timing.h"
@@ -83,7 +84,7 @@ void fused(benchmark::State& st, const BenchShape& s, Device device) {
   auto step = [&] {
     for (Tensor* x : {&t.q, &t.k, &t.v, &t.lambda, &t.weight}) x->zero_grad();
     DiffAttentionResult r = diff_attention(t.q, t.k, t.v, t.mask, t.lambda, c.lambda_init, t.weight, c.heads);
-    test::backward_from(r.output, dy);
+    test::backward_with(r.output, dy);
   };
   if (device.is_cpu()) {
     for (auto _ : st) step();

@@ -30,6 +30,7 @@
 #include "engine/ops/shape.h"
 #include "engine/optim/optimizer.h"
 #include "model/dispa.h"
+#include "tests/support/gradcheck.h"
 
 #if DISPA_WITH_CUDA
 #include <cuda_runtime.h>
@@ -90,11 +91,7 @@ constexpr double kF = sizeof(float);
 
 // Runs op(x) with autograd and backpropagates dy into x (and the op's parameters).
 void forward_backward(const std::function<Tensor(const Tensor&)>& op, Tensor& x, const Tensor& dy) {
-  Tensor y = op(x);
-  Tensor root = Tensor::scalar(0.0, DType::f32, kGpu);
-  record("bench_root", {y}, root, [](const Tensor&) {});
-  y.accumulate_grad(dy);
-  root.backward();
+  test::backward_with(op(x), dy);
   x.zero_grad();
 }
 

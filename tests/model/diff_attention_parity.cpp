@@ -8,6 +8,7 @@
 
 #include "model/diff_attention.h"
 #include "tests/model/diff_attention_reference.h"
+#include "tests/support/gradcheck.h"
 #include "tests/support/close.h"
 
 using namespace dispa;
@@ -23,7 +24,7 @@ Outputs run_on(const test::DiffAttentionCase<float>& c, Device device, const std
   auto t = test::to_tensors(c, device, true, {1});
   if (!grad_kv) t.k.set_requires_grad(false), t.v.set_requires_grad(false);
   DiffAttentionResult r = diff_attention(t.q, t.k, t.v, t.mask, t.lambda, double(c.lambda_init), t.weight, c.heads);
-  test::backward_from(r.output, Tensor::from_vector(dy, c.q_shape(), device));
+  test::backward_with(r.output, Tensor::from_vector(dy, c.q_shape(), device));
   auto host = [](const Tensor& x) { return x.defined() ? x.to(Device::cpu()) : Tensor(); };
   return {host(r.output), host(r.attention), host(t.q.grad()), host(t.k.grad()), host(t.v.grad()),
           host(t.lambda.grad()), host(t.weight.grad())};

@@ -10,7 +10,6 @@
 #include <random>
 #include <vector>
 
-#include "engine/autograd.h"
 #include "engine/tensor.h"
 
 namespace dispa::test {
@@ -227,13 +226,6 @@ DiffAttentionTensors<T> to_tensors(const DiffAttentionCase<T>& c, Device device,
   if (requires_grad)
     for (Tensor* x : {&t.q, &t.k, &t.v, &t.lambda, &t.weight}) x->set_requires_grad();
   return t;
-}
-
-// Runs backward from `out` with the upstream gradient dy (same shape and device as out).
-inline void backward_from(const Tensor& out, const Tensor& dy) {
-  Tensor loss = Tensor::scalar(0.0, out.dtype(), out.device());
-  record("test_seed_gradient", {out}, loss, [out, dy](const Tensor&) { out.accumulate_grad(dy); });
-  loss.backward();
 }
 
 }  // namespace dispa::test

@@ -9,6 +9,7 @@
 #include "engine/autograd.h"
 #include "model/diff_attention.h"
 #include "tests/model/diff_attention_reference.h"
+#include "tests/support/gradcheck.h"
 #include "tests/support/close.h"
 
 using namespace dispa;
@@ -96,7 +97,7 @@ void check_fully_masked() {
     for (size_t e = half_out; e < y.size(); ++e) CHECK(y[e] == 0.0);
     for (size_t e = half_map; e < attn.size(); ++e) CHECK(attn[e] == 0.0);
     CHECK(all_finite(r.output));
-    test::backward_from(r.output, Tensor::ones(r.output.shape(), r.output.dtype()));
+    test::backward_with(r.output, Tensor::ones(r.output.shape(), r.output.dtype()));
     for (const Tensor* x : {&t.q, &t.k, &t.v, &t.lambda, &t.weight}) CHECK(all_finite(x->grad()));
     // Nothing reaches the masked item's q, k, v.
     for (const Tensor* x : {&t.q, &t.k, &t.v}) {
@@ -130,7 +131,7 @@ TEST_CASE("diff_attention: extreme scores, a large λ and tiny-variance rows sta
       auto t = test::to_tensors(test::convert_case<float>(c), Device::cpu(), true);
       DiffAttentionResult r = diff_attention(t.q, t.k, t.v, t.mask, t.lambda, 0.2, t.weight, c.heads);
       CHECK(all_finite(r.output));
-      test::backward_from(r.output, Tensor::ones(r.output.shape(), DType::f32));
+      test::backward_with(r.output, Tensor::ones(r.output.shape(), DType::f32));
       for (const Tensor* x : {&t.q, &t.k, &t.v, &t.lambda, &t.weight}) CHECK(all_finite(x->grad()));
     }
   }
@@ -147,7 +148,7 @@ TEST_CASE("diff_attention: extreme scores, a large λ and tiny-variance rows sta
     auto t = test::to_tensors(cf, Device::cpu(), true);
     DiffAttentionResult r = diff_attention(t.q, t.k, t.v, t.mask, t.lambda, 0.2, t.weight, cf.heads);
     CHECK(all_finite(r.output));
-    test::backward_from(r.output, Tensor::ones(r.output.shape(), DType::f32));
+    test::backward_with(r.output, Tensor::ones(r.output.shape(), DType::f32));
     for (const Tensor* x : {&t.q, &t.k, &t.v, &t.lambda, &t.weight}) CHECK(all_finite(x->grad()));
   }
 }
@@ -163,7 +164,7 @@ TEST_CASE("diff_attention: f64 backward matches the stage-by-stage scalar backwa
     for (const Shape& lambda_shape : {Shape{}, Shape{1}}) {
       auto t = test::to_tensors(c, Device::cpu(), true, lambda_shape);
       DiffAttentionResult r = diff_attention(t.q, t.k, t.v, t.mask, t.lambda, c.lambda_init, t.weight, c.heads);
-      test::backward_from(r.output, Tensor::from_vector(dy, c.q_shape()));
+      test::backward_with(r.output, Tensor::from_vector(dy, c.q_shape()));
       CHECK(t.lambda.grad().shape() == lambda_shape);
       CHECK_CLOSE_VALUES(t.q.grad().to_f64_vector(), want.dq, 1e-12, 1e-9);
       CHECK_CLOSE_VALUES(t.k.grad().to_f64_vector(), want.dk, 1e-12, 1e-9);
