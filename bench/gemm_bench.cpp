@@ -1,12 +1,14 @@
-// GEMM throughput at the model's shapes: our CPU GEMM (engine/ops/gemm_cpu) against OpenBLAS
-// cblas_sgemm (the yardstick, linked into benchmarks only) at 1 and 2 threads, and cuBLAS on the
-// GPU (CUDA builds only, timed with CUDA events). Shapes are [M, K] x [K, N]:
+// GEMM throughput at the model's shapes: our CPU GEMM (engine/ops/gemm_cpu) at every CPU level this
+// machine runs ("dispa-avx512", "dispa-avx2", "dispa-portable": engine/cpu_features.h) against
+// OpenBLAS cblas_sgemm (the yardstick, linked into benchmarks only) at 1 and 2 threads, and cuBLAS
+// on the GPU (CUDA builds only, timed with CUDA events). Shapes are [M, K] x [K, N]:
 //   48128 x 218 x 512   gene FFN first layer over B*P = 512*94 pathway rows (S -> h)
 //   48128 x 512 x 192   gene FFN second layer (h -> E)
 //     512 x 576 x 256   regressor head, 3E -> 256
-// "nn" is the product as written; "nt" stores B as [N, K] (linear's weight layout). Each pair runs
-// the same product ("gemm/dispa/..." vs "gemm/openblas/..."), checked against each other before
-// timing; a summary after the table prints dispa/openblas = throughput ratio per shape and thread count.
+// "nn" is the product as written; "nt" stores B as [N, K] (linear's weight layout). Every entry runs
+// the same product ("gemm/dispa-<level>/..." vs "gemm/openblas/..."), checked against OpenBLAS
+// before timing; a summary after the table prints each level's throughput / OpenBLAS's, and
+// avx512 / avx2, per shape and thread count. --levels=avx512,avx2 limits the levels timed.
 // Run: build/bench/gemm_bench --benchmark_min_time=0.5 [--benchmark_repetitions=5
 //      --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true]
 #include <benchmark/benchmark.h>
@@ -23,6 +25,7 @@
 
 #include <unistd.h>
 
+#include "engine/cpu_features.h"
 #include "engine/ops/gemm_cpu.h"
 
 #if DISPA_HAVE_OPENBLAS
@@ -96,8 +99,10 @@ bool results_agree(const Shape3& s, bool tb, std::string* why) {
 }
 #endif
 
+// level: the CPU level our GEMM runs at (OpenBLAS ignores it but is checked against it).
 template <typename Fn>
-void bench_cpu(benchmark::State& st, Shape3 s, bool tb, int threads, Fn fn) {
+void bench_cpu(benchmark::State& st, Shape3 s, bool tb, int threads, dispa::CpuLevel level, Fn fn) {
+  dispa::ScopedCpuLevel scope(level);
   set_threads(threads);
 #if DISPA_HAVE_OPENBLAS
   std::string why;
@@ -180,26 +185,34 @@ class RatioReporter : public benchmark::ConsoleReporter {
   void Finalize() override {
     ConsoleReporter::Finalize();
     std::ostream& out = GetOutputStream();  // the table's stream, so the summary follows it
-    char line[256];
+    char line[320];
     bool header = false;
     for (const auto& [key, e] : entries_) {
       const bool aggregated = !e.median.empty();
       const auto& primary = aggregated ? e.median : e.single;
-      if (!primary.count("dispa") || !primary.count("openblas")) continue;
+      if (!primary.count("openblas")) continue;
       if (!header)
-        out << "\nsummary, GFLOP/s (" << (aggregated ? "median of repetitions, and best repetition" : "one run each")
-            << "); ratio = dispa / openblas, target >= 0.70:\n";
+        out << "\nsummary, GFLOP/s (" << (aggregated ? "median of repetitions; best repetition after |" : "one run each")
+            << "); ratio = dispa level / openblas, target >= 0.70:\n";
       header = true;
-      const double ours = primary.at("dispa"), blas = primary.at("openblas");
-      std::snprintf(line, sizeof line, "  %-30s dispa %6.1f  openblas %6.1f  ratio %.2fx", key.c_str(), ours, blas,
-                    ours / blas);
-      out << line;
-      if (e.best.count("dispa") && e.best.count("openblas")) {
-        std::snprintf(line, sizeof line, "   | best: dispa %6.1f  openblas %6.1f  ratio %.2fx", e.best.at("dispa"),
-                      e.best.at("openblas"), e.best.at("dispa") / e.best.at("openblas"));
+      const double blas = primary.at("openblas");
+      for (const auto& [impl, ours] : primary) {
+        if (impl == "openblas") continue;
+        std::snprintf(line, sizeof line, "  %-30s %-15s %6.1f  openblas %6.1f  ratio %.2fx", key.c_str(), impl.c_str(),
+                      ours, blas, ours / blas);
+        out << line;
+        if (e.best.count(impl) && e.best.count("openblas")) {
+          std::snprintf(line, sizeof line, "   | best %6.1f vs %6.1f  ratio %.2fx", e.best.at(impl), e.best.at("openblas"),
+                        e.best.at(impl) / e.best.at("openblas"));
+          out << line;
+        }
+        out << "\n";
+      }
+      if (primary.count("dispa-avx512") && primary.count("dispa-avx2")) {
+        std::snprintf(line, sizeof line, "  %-30s avx512 / avx2 = %.2fx\n", key.c_str(),
+                      primary.at("dispa-avx512") / primary.at("dispa-avx2"));
         out << line;
       }
-      out << "\n";
     }
     out.flush();
   }
@@ -213,17 +226,20 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
 double max_of(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); }
 
-void register_all() {
+void register_all(const std::vector<dispa::CpuLevel>& levels) {
   for (const Shape3& s : kShapes)
     for (bool tb : {false, true})
       for (int threads : {1, 2}) {
         const std::string tail = shape_name(s, tb) + "/threads:" + std::to_string(threads);
-        benchmark::RegisterBenchmark(("gemm/dispa/" + tail).c_str(), [=](benchmark::State& st) {
-          bench_cpu(st, s, tb, threads, run_dispa);
-        })->UseRealTime()->Unit(benchmark::kMillisecond)->ComputeStatistics("max", max_of);
+        for (dispa::CpuLevel level : levels) {
+          const std::string name = "gemm/dispa-" + std::string(dispa::cpu_level_name(level)) + "/" + tail;
+          benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
+            bench_cpu(st, s, tb, threads, level, run_dispa);
+          })->UseRealTime()->Unit(benchmark::kMillisecond)->ComputeStatistics("max", max_of);
+        }
 #if DISPA_HAVE_OPENBLAS
         benchmark::RegisterBenchmark(("gemm/openblas/" + tail).c_str(), [=](benchmark::State& st) {
-          bench_cpu(st, s, tb, threads, run_openblas);
+          bench_cpu(st, s, tb, threads, dispa::cpu_level(), run_openblas);
         })->UseRealTime()->Unit(benchmark::kMillisecond)->ComputeStatistics("max", max_of);
 #endif
       }
@@ -237,18 +253,43 @@ void register_all() {
 #endif
 }
 
+
+// --levels=a,b (our flag, taken out before Google Benchmark parses the rest): the CPU levels to
+// time; default every level this machine runs.
+std::vector<dispa::CpuLevel> take_levels_flag(int& argc, char** argv) {
+  std::vector<dispa::CpuLevel> levels = dispa::runnable_cpu_levels();
+  std::reverse(levels.begin(), levels.end());  // highest first in the table
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--levels=", 0) != 0) continue;
+    levels.clear();
+    std::string list = arg.substr(9) + ",";
+    for (size_t at = 0, comma; (comma = list.find(',', at)) != std::string::npos; at = comma + 1)
+      if (comma > at) levels.push_back(dispa::parse_cpu_level(list.substr(at, comma - at), "--levels"));
+    for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
+    --argc;
+    break;
+  }
+  return levels;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  const std::vector<dispa::CpuLevel> levels = take_levels_flag(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 #if DISPA_HAVE_OPENBLAS
   benchmark::AddCustomContext("openblas", std::string(openblas_get_config()) + ", core " + openblas_get_corename());
 #endif
-  benchmark::AddCustomContext("dispa_sgemm", "AVX2+FMA 6x16 micro-kernel, KC " + std::to_string(dispa::cpu::SgemmBlocking::kKC) +
-                                                 ", MC " + std::to_string(dispa::cpu::SgemmBlocking::kMC) + ", NC " +
-                                                 std::to_string(dispa::cpu::SgemmBlocking::kNC));
-  register_all();
+  benchmark::AddCustomContext("cpu", dispa::cpu_dispatch_summary());
+  for (dispa::CpuLevel level : levels) {
+    const dispa::cpu::SgemmBlocking b = dispa::cpu::sgemm_blocking(level);
+    benchmark::AddCustomContext("dispa-" + std::string(dispa::cpu_level_name(level)),
+                                std::string(b.kernel) + " micro-kernel, KC " + std::to_string(b.kc) + ", MC " +
+                                    std::to_string(b.mc) + ", NC " + std::to_string(b.nc));
+  }
+  register_all(levels);
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();

@@ -3,11 +3,12 @@
 // each walk is evaluated in closed form from the set's k positions, and GSVA's O(G N^2) kernel
 // step visits each pair of samples once, in sorted order, with a vectorised table lookup.
 // Compiled with -ffp-contract=off (bio/CMakeLists.txt): the kernel-CDF table index must be
-// truncated from the same IEEE operations as R's C code.
+// truncated from the same IEEE operations as R's C code. The pair loop has an AVX2 version compiled
+// for AVX2 whatever the build's baseline, used where cpu_level() allows (engine/cpu_features.h).
 #include "bio/gsva.h"
 
 #include <omp.h>
-#if defined(__AVX2__)
+#if DISPA_CPU_KERNELS_X86
 #include <immintrin.h>
 #endif
 
@@ -19,6 +20,7 @@
 #include <memory>
 #include <numeric>
 
+#include "engine/cpu_features.h"
 #include "engine/error.h"
 #include "engine/log.h"
 
@@ -182,11 +184,54 @@ std::vector<double> gene_sds(const std::vector<double>& xt, int64_t n, int64_t g
   return sd;
 }
 
+#if DISPA_CPU_KERNELS_X86
+// gene_density's pair loop with AVX2, for pairs i, i+1, ... of sample j while 4 remain: 4 pairs per
+// lane group, the table read a gather (GCC does not vectorise the scalar loop). Two groups per
+// iteration with separate sums: one running sum would serialise on the gather's latency (about 20%
+// slower). Adds to fj and near_boundary exactly what the scalar loop would (up to the order of
+// the additions); returns the first pair left for it.
+#define DISPA_TARGET_AVX2 __attribute__((target("avx2")))
+DISPA_TARGET_AVX2 inline void four_pairs_avx2(const double* s, const double* t, double* f, int64_t at, __m256d v_sj,
+                                              __m256d v_scale, __m256d& sum, __m256d& v_near) {
+  const __m256d v_one = _mm256_set1_pd(1.0);
+  const __m256d v_lo = _mm256_set1_pd(kIndexSlack), v_hi = _mm256_set1_pd(1.0 - kIndexSlack);
+  const __m256d v_all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));  // gather every lane
+  const __m256d a = _mm256_mul_pd(_mm256_sub_pd(v_sj, _mm256_loadu_pd(s + at)), v_scale);
+  const __m128i k = _mm256_cvttpd_epi32(a);
+  const __m256d frac = _mm256_sub_pd(a, _mm256_cvtepi32_pd(k));
+  const __m256d c = _mm256_mask_i32gather_pd(_mm256_setzero_pd(), t, k, v_all, 8);
+  sum = _mm256_add_pd(sum, c);
+  _mm256_storeu_pd(f + at, _mm256_add_pd(_mm256_loadu_pd(f + at), _mm256_sub_pd(v_one, c)));
+  const __m256d just_above = _mm256_and_pd(_mm256_cmp_pd(frac, v_lo, _CMP_LT_OQ), _mm256_cmp_pd(a, v_one, _CMP_GE_OQ));
+  v_near = _mm256_or_pd(v_near, _mm256_or_pd(just_above, _mm256_cmp_pd(frac, v_hi, _CMP_GT_OQ)));
+}
+
+DISPA_TARGET_AVX2 int64_t gene_density_pairs_avx2(const double* s, const double* t, double* f, double sj, double scale,
+                                                  int64_t i, int64_t j, double& fj, bool& near_boundary) {
+  const __m256d v_sj = _mm256_set1_pd(sj), v_scale = _mm256_set1_pd(scale);
+  __m256d v_fj0 = _mm256_setzero_pd(), v_fj1 = _mm256_setzero_pd(), v_near = _mm256_setzero_pd();
+  for (; i + 8 <= j; i += 8) {
+    four_pairs_avx2(s, t, f, i, v_sj, v_scale, v_fj0, v_near);
+    four_pairs_avx2(s, t, f, i + 4, v_sj, v_scale, v_fj1, v_near);
+  }
+  if (i + 4 <= j) {
+    four_pairs_avx2(s, t, f, i, v_sj, v_scale, v_fj0, v_near);
+    i += 4;
+  }
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, _mm256_add_pd(v_fj0, v_fj1));
+  fj += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  near_boundary = near_boundary || _mm256_movemask_pd(v_near) != 0;
+  return i;
+}
+#undef DISPA_TARGET_AVX2
+#endif
+
 // Kernel CDFs of one gene: column[i] for the N samples (R's sd given) -> logit values out[i].
 // Pairs are visited once (i < j in sorted order): Phi(v) for one, 1 - Phi(v) for the other, which
 // is exactly R's value for the mirrored difference. Pairs beyond 10 bandwidths contribute 1 / 0.
 void gene_density(const double* column, int64_t n, double sd, double* out, std::vector<Keyed>& order,
-                  std::vector<double>& sorted, std::vector<double>& cdf_sum) {
+                  std::vector<double>& sorted, std::vector<double>& cdf_sum, bool use_avx2) {
   const auto& table = cdf_table();
   const double bw = sd / 4.0;  // SIGMA_FACTOR in R
   sort_keyed(column, n, order);
@@ -205,38 +250,8 @@ void gene_density(const double* column, int64_t n, double sd, double* out, std::
     double fj = 0.5 + double(first_near);  // the i = j term is Phi(0) = 0.5
     bool near_boundary = false;
     int64_t i = first_near;
-#if defined(__AVX2__)
-    {  // 4 pairs per lane group; the table read is a gather (GCC does not vectorise this loop).
-      // Two groups per iteration with separate sums: one running sum would serialise on the
-      // gather's latency (about 20% slower).
-      const __m256d v_sj = _mm256_set1_pd(sj), v_scale = _mm256_set1_pd(scale), v_one = _mm256_set1_pd(1.0);
-      const __m256d v_lo = _mm256_set1_pd(kIndexSlack), v_hi = _mm256_set1_pd(1.0 - kIndexSlack);
-      const __m256d v_all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));  // gather every lane
-      __m256d v_fj[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()}, v_near = _mm256_setzero_pd();
-      auto four_pairs = [&](int64_t at, __m256d& sum) {
-        const __m256d a = _mm256_mul_pd(_mm256_sub_pd(v_sj, _mm256_loadu_pd(s + at)), v_scale);
-        const __m128i k = _mm256_cvttpd_epi32(a);
-        const __m256d frac = _mm256_sub_pd(a, _mm256_cvtepi32_pd(k));
-        const __m256d c = _mm256_mask_i32gather_pd(_mm256_setzero_pd(), t, k, v_all, 8);
-        sum = _mm256_add_pd(sum, c);
-        _mm256_storeu_pd(f + at, _mm256_add_pd(_mm256_loadu_pd(f + at), _mm256_sub_pd(v_one, c)));
-        const __m256d just_above = _mm256_and_pd(_mm256_cmp_pd(frac, v_lo, _CMP_LT_OQ),
-                                                 _mm256_cmp_pd(a, v_one, _CMP_GE_OQ));
-        v_near = _mm256_or_pd(v_near, _mm256_or_pd(just_above, _mm256_cmp_pd(frac, v_hi, _CMP_GT_OQ)));
-      };
-      for (; i + 8 <= j; i += 8) {
-        four_pairs(i, v_fj[0]);
-        four_pairs(i + 4, v_fj[1]);
-      }
-      if (i + 4 <= j) {
-        four_pairs(i, v_fj[0]);
-        i += 4;
-      }
-      alignas(32) double lanes[4];
-      _mm256_store_pd(lanes, _mm256_add_pd(v_fj[0], v_fj[1]));
-      fj += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-      near_boundary = _mm256_movemask_pd(v_near) != 0;
-    }
+#if DISPA_CPU_KERNELS_X86
+    if (use_avx2) i = gene_density_pairs_avx2(s, t, f, sj, scale, i, j, fj, near_boundary);
 #endif
     for (; i < j; ++i) {
       const double a = (sj - s[i]) * scale;
@@ -362,13 +377,15 @@ std::vector<double> gene_densities(const std::vector<double>& v, int64_t n, int6
   const std::vector<double> sd = gene_sds(xt, n, g, "gsva");
   std::vector<double> density_t(size_t(n * g));  // [G, N]
   LoopProgress progress("gsva: gene densities", g, double(n) * double(n) * double(g) / 2);
+  const bool use_avx2 = cpu_level() >= CpuLevel::avx2;  // decided here: cpu_level() may throw
 #pragma omp parallel
   {
     std::vector<Keyed> order;
     std::vector<double> sorted, cdf_sum;
 #pragma omp for schedule(dynamic, 4)
     for (int64_t j = 0; j < g; ++j) {
-      gene_density(xt.data() + j * n, n, sd[size_t(j)], density_t.data() + j * n, order, sorted, cdf_sum);
+      gene_density(xt.data() + j * n, n, sd[size_t(j)], density_t.data() + j * n, order, sorted, cdf_sum,
+                   use_avx2);
       progress.tick();
     }
   }

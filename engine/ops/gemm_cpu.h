@@ -1,14 +1,18 @@
 // Our CPU GEMM (no BLAS library in the product): row-major C = alpha * op(A) * op(B) + beta * C.
 // f32 is the Goto/BLIS design (Goto & van de Geijn 2008, "Anatomy of high-performance matrix
 // multiplication"; Van Zee & van de Geijn 2015, BLIS): cache blocks MC x KC of A (L2) and KC x NC
-// of B (L3) are packed into micro-panels, and a 6x16 AVX2+FMA micro-kernel keeps the C tile in
-// twelve ymm registers; OpenMP threads share the packed B block and take blocks of A rows.
+// of B (L3) are packed into micro-panels, and a micro-kernel keeps an MR x NR tile of C in
+// registers: 12x32 in zmm registers with AVX-512, 6x16 in ymm with AVX2 + FMA, 6x8 in portable C++
+// otherwise, chosen at run time by cpu_level() (engine/cpu_features.h; gemm_cpu_kernels.h has the
+// seam). OpenMP threads share the packed B block and take blocks of A rows.
 // f64 exists for gradient checks only: blocked loops, correct but not tuned.
 // Threads: a call costs one OpenMP fork/join. On a machine whose cores are shared with other jobs,
 // libgomp's default spin-before-sleep makes small products slow at 2+ threads; run with
 // OMP_WAIT_POLICY=passive there (bench/RESULTS.md has the numbers).
 #pragma once
 #include <cstdint>
+
+#include "engine/cpu_features.h"
 
 namespace dispa::cpu {
 
@@ -44,13 +48,14 @@ inline void gemm_batched(bool ta, bool tb, int64_t m, int64_t n, int64_t k, doub
   dgemm_batched(ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, batch);
 }
 
-// Block sizes of the f32 path, exposed for tests (edge cases straddle them) and the benchmark.
+// Tile and block sizes of the f32 path at a CPU level, for tests (edge cases straddle them), the
+// benchmark and --version. mc is a multiple of mr, nc of nr.
 struct SgemmBlocking {
-  static constexpr int64_t kMR = 6;     // micro-tile rows: 6 x 2 ymm accumulators + 2 B + 1 A = 15 of 16 ymm
-  static constexpr int64_t kNR = 16;    // micro-tile columns: two ymm of 8 floats
-  static constexpr int64_t kKC = 512;   // max depth of a packed block: a KC x NR B micro-panel (32 KiB) fills L1
-  static constexpr int64_t kMC = 168;   // max rows of the packed A block: MC x KC (336 KiB) sits in L2
-  static constexpr int64_t kNC = 3072;  // max columns of the packed B block: KC x NC (6 MiB) sits in L3
+  const char* kernel;  // "avx512 12x32"
+  int64_t mr, nr;      // micro-tile rows and columns
+  int64_t kc, mc, nc;  // max depth, rows and columns of the packed blocks
 };
+SgemmBlocking sgemm_blocking(CpuLevel level);  // throws if the build has no kernel for `level`
+SgemmBlocking sgemm_blocking();                // of cpu_level(), the one in use
 
 }  // namespace dispa::cpu

@@ -1,5 +1,7 @@
 // Pathway scoring: building blocks by hand, the closed-form walks against literal transcriptions
-// of R's code (explicit walks over every gene), and the R/GSVA 1.46 fixtures (mini and full).
+// of R's code (explicit walks over every gene), and the R/GSVA 1.46 fixtures (mini and full). The
+// GSVA density has an AVX2 path (engine/cpu_features.h): its tests run at every CPU level this
+// machine can run, and the levels agree.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 
 #include "bio/gsva.h"
 #include "bio/pathway_scores.h"
+#include "engine/cpu_features.h"
 #include "engine/error.h"
 #include "tests/bio/score_table.h"
 #include "tests/support/close.h"
@@ -102,6 +105,17 @@ double gsva_walk_explicit(const std::vector<double>& density, const std::vector<
   return o.abs_ranking ? mx_pos - mx_neg : mx_pos + mx_neg;
 }
 
+// Runs `body` once at every CPU level this machine can run, with that level in use.
+template <typename Body>
+void at_each_level(Body body) {
+  for (CpuLevel level : runnable_cpu_levels()) {
+    ScopedCpuLevel scope(level);
+    const std::string name(cpu_level_name(level));
+    CAPTURE(name);
+    body();
+  }
+}
+
 std::vector<double> column(const std::vector<double>& x, int64_t n, int64_t g, int64_t j) {
   std::vector<double> c(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) c[size_t(i)] = x[size_t(i * g + j)];
@@ -154,16 +168,18 @@ TEST_CASE("ssgsea: closed form equals R's explicit walk; normalisation divides b
   CHECK(ssgsea(x, sets).dtype() == DType::f32);
 }
 
-TEST_CASE("gsva: kernel density equals R's pair loop, also where the table index sits on an integer") {
+TEST_CASE("gsva: kernel density equals R's pair loop at every level, also where the table index sits on an integer") {
   SUBCASE("random values with ties") {
     const int64_t n = 37, g = 9;
     const Tensor x = random_matrix(n, g, 21, 2);
     const std::vector<double> xv = x.to_vector<double>();
-    const std::vector<double> d = gsva_gene_density(x).to_vector<double>();
-    for (int64_t j = 0; j < g; ++j) {
-      const std::vector<double> want = density_explicit(column(xv, n, g, j));
-      CHECK_CLOSE_VALUES(column(d, n, g, j), want, 1e-12, 1e-12);
-    }
+    at_each_level([&] {
+      const std::vector<double> d = gsva_gene_density(x).to_vector<double>();
+      for (int64_t j = 0; j < g; ++j) {
+        const std::vector<double> want = density_explicit(column(xv, n, g, j));
+        CHECK_CLOSE_VALUES(column(d, n, g, j), want, 1e-12, 1e-12);
+      }
+    });
   }
   SUBCASE("three equally spaced values: |v| = 4 and 8 bandwidths, index 4000/8000 up to rounding") {
     // 0.007 and 0.037: |d| * (1000 / bw) truncates to 3999 where R's (|d| / bw) / 10 * 10000 gives 4000
@@ -173,10 +189,25 @@ TEST_CASE("gsva: kernel density equals R's pair loop, also where the table index
     for (int64_t j = 0; j < g; ++j)
       for (int64_t i = 0; i < n; ++i) xv[size_t(i * g + j)] = steps[size_t(j)] * double((i + j) % 3);
     const Tensor x = Tensor::from_vector(xv, {n, g});
-    const std::vector<double> d = gsva_gene_density(x).to_vector<double>();
-    for (int64_t j = 0; j < g; ++j)
-      CHECK_CLOSE_VALUES(column(d, n, g, j), density_explicit(column(xv, n, g, j)), 1e-13, 1e-13);
+    at_each_level([&] {
+      const std::vector<double> d = gsva_gene_density(x).to_vector<double>();
+      for (int64_t j = 0; j < g; ++j)
+        CHECK_CLOSE_VALUES(column(d, n, g, j), density_explicit(column(xv, n, g, j)), 1e-13, 1e-13);
+    });
   }
+}
+
+TEST_CASE("gsva: the density's vector and scalar pair loops agree to rounding") {
+  // 301 samples: most pairs go through the AVX2 lane groups (8 and 4 at a time), the rest through
+  // the scalar tail; the sums differ only in the order of additions.
+  const int64_t n = 301, g = 5;
+  const Tensor x = random_matrix(n, g, 41, 3);
+  std::vector<double> reference;
+  {
+    ScopedCpuLevel portable(CpuLevel::portable);
+    reference = gsva_gene_density(x).to_vector<double>();
+  }
+  at_each_level([&] { CHECK_CLOSE_VALUES(gsva_gene_density(x).to_vector<double>(), reference, 1e-12, 1e-12); });
 }
 
 TEST_CASE("gsva: closed-form walk equals R's explicit running sum, for every mx.diff/abs.ranking") {
@@ -284,14 +315,14 @@ void check_fixture(const std::string& data, const std::string& prefix, ScoreMeth
 TEST_CASE("fixtures: gdsc2-mini x KEGG34 agrees with R's GSVA 1.46") {
   check_fixture("gdsc2-mini", "gdsc2-mini", ScoreMethod::ssgsea, "ssgsea", 1e-4);
   check_fixture("gdsc2-mini", "gdsc2-mini", ScoreMethod::ssgsea_raw, "ssgsea_nonorm", 1e-4);
-  check_fixture("gdsc2-mini", "gdsc2-mini", ScoreMethod::gsva, "gsva", 1e-3);
+  at_each_level([] { check_fixture("gdsc2-mini", "gdsc2-mini", ScoreMethod::gsva, "gsva", 1e-3); });
   check_fixture("gdsc2-mini", "gdsc2-mini", ScoreMethod::zscore, "zscore", 1e-4);
 }
 
 TEST_CASE("fixtures: gdsc2 (580 x 706) x KEGG34 agrees with R's GSVA 1.46") {
   check_fixture("gdsc2", "gdsc2", ScoreMethod::ssgsea, "ssgsea", 1e-4);
   check_fixture("gdsc2", "gdsc2", ScoreMethod::ssgsea_raw, "ssgsea_nonorm", 1e-4);
-  check_fixture("gdsc2", "gdsc2", ScoreMethod::gsva, "gsva", 1e-3);
+  at_each_level([] { check_fixture("gdsc2", "gdsc2", ScoreMethod::gsva, "gsva", 1e-3); });
   check_fixture("gdsc2", "gdsc2", ScoreMethod::zscore, "zscore", 1e-4);
 }
 

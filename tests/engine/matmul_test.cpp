@@ -1,7 +1,8 @@
 // Matrix products on the CPU: hand-computed values (transposes, batches, a 2-D b shared by a batch,
 // linear with and without bias, their gradients), our GEMM against a naive f64 triple loop at edge
-// sizes (1, primes, one past the 6x16 tile, across the MC/KC/NC blocks), alpha/beta and leading
-// dims, thread-count independence, and error messages.
+// sizes (1, primes, one past each level's tile, across its MC/KC/NC blocks), alpha/beta and leading
+// dims, thread-count independence, and error messages. Every GEMM case runs at each CPU level this
+// machine can run (portable, avx2, avx512: engine/cpu_features.h), and the levels agree.
 #include <doctest/doctest.h>
 
 #include <omp.h>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "engine/autograd.h"
+#include "engine/cpu_features.h"
 #include "engine/ops/gemm_cpu.h"
 #include "engine/ops/matmul.h"
 #include "tests/support/close.h"
@@ -75,6 +77,17 @@ std::string check_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float
       }
     }
   return test::compare_values(got, expected, {1e-6 * double(k + 1), 1e-5});
+}
+
+// Runs `body` once at every CPU level this machine can run, with that level in use.
+template <typename Body>
+void at_each_level(Body body) {
+  for (CpuLevel level : runnable_cpu_levels()) {
+    ScopedCpuLevel scope(level);
+    const std::string name(cpu_level_name(level));
+    CAPTURE(name);
+    body(level);
+  }
 }
 
 }  // namespace
@@ -155,89 +168,122 @@ TEST_CASE("linear: gradients; bias gradient is the column sums of dy") {
   CHECK(bias.grad().to_vector<float>() == std::vector<float>{2, 2});
 }
 
-TEST_CASE("gemm_cpu: edge sizes match a naive loop for every transpose combination") {
-  const std::vector<int64_t> sizes = {1, 2, 5, 6, 7, 16, 17, 33, 257};
-  for (int t = 0; t < 4; ++t) {
-    const bool ta = t & 1, tb = t & 2;
-    for (int64_t m : sizes)
-      for (int64_t n : sizes)
-        for (int64_t k : {int64_t(1), int64_t(7), int64_t(33), int64_t(257)}) {
-          if (m * n * k > 257 * 257 * 33) continue;  // keeps the naive loop quick
-          CAPTURE(ta);
-          CAPTURE(tb);
-          CAPTURE(m);
-          CAPTURE(n);
-          CAPTURE(k);
-          const std::string msg = check_sgemm(ta, tb, m, n, k, 1.f, 0.f, 0);
-          REQUIRE_MESSAGE(msg.empty(), msg);
-        }
-  }
+TEST_CASE("gemm_cpu: edge sizes match a naive loop for every transpose combination, at every level") {
+  at_each_level([](CpuLevel level) {
+    const cpu::SgemmBlocking b = cpu::sgemm_blocking(level);
+    // 1, primes, and one below, at and one past the tile's rows and columns
+    const std::vector<int64_t> sizes = {1, 2, 5, b.mr - 1, b.mr, b.mr + 1, b.nr, b.nr + 1, 33, 257};
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      for (int64_t m : sizes)
+        for (int64_t n : sizes)
+          for (int64_t k : {int64_t(1), int64_t(7), int64_t(33), int64_t(257)}) {
+            if (m * n * k > 257 * 257 * 33) continue;  // keeps the naive loop quick
+            CAPTURE(ta);
+            CAPTURE(tb);
+            CAPTURE(m);
+            CAPTURE(n);
+            CAPTURE(k);
+            const std::string msg = check_sgemm(ta, tb, m, n, k, 1.f, 0.f, 0);
+            REQUIRE_MESSAGE(msg.empty(), msg);
+          }
+    }
+  });
 }
 
-TEST_CASE("gemm_cpu: sizes across the MC, KC and NC blocks") {
-  using B = cpu::SgemmBlocking;
-  struct Case { int64_t m, n, k; };
-  const std::vector<Case> cases = {{B::kMC + 5, 40, 2 * B::kKC + 3},    // three depth blocks, two row blocks
-                                   {13, B::kNC + 17, B::kKC + 1},       // two column blocks, two depth blocks
-                                   {2 * B::kMC + 1, 3 * B::kNR + 1, 5}};
-  for (const Case& c : cases)
+TEST_CASE("gemm_cpu: sizes across the MC, KC and NC blocks, at every level") {
+  at_each_level([](CpuLevel level) {
+    const cpu::SgemmBlocking b = cpu::sgemm_blocking(level);
+    struct Case { int64_t m, n, k; };
+    const std::vector<Case> cases = {{b.mc + 5, 40, 2 * b.kc + 3},    // three depth blocks, two row blocks
+                                     {13, b.nc + 17, b.kc + 1},       // two column blocks, two depth blocks
+                                     {2 * b.mc + 1, 3 * b.nr + 1, 5}};
+    for (const Case& c : cases)
+      for (int t = 0; t < 4; ++t) {
+        CAPTURE(c.m);
+        CAPTURE(c.n);
+        CAPTURE(c.k);
+        CAPTURE(t);
+        const std::string msg = check_sgemm(t & 1, t & 2, c.m, c.n, c.k, 1.f, 0.f, 0);
+        CHECK_MESSAGE(msg.empty(), msg);
+      }
+  });
+}
+
+TEST_CASE("gemm_cpu: alpha, beta and padded leading dims; beta = 0 never reads C; at every level") {
+  at_each_level([](CpuLevel) {
     for (int t = 0; t < 4; ++t) {
-      CAPTURE(c.m);
-      CAPTURE(c.n);
-      CAPTURE(c.k);
       CAPTURE(t);
-      const std::string msg = check_sgemm(t & 1, t & 2, c.m, c.n, c.k, 1.f, 0.f, 0);
+      std::string msg = check_sgemm(t & 1, t & 2, 37, 29, 41, 0.5f, 2.f, 3);
+      CHECK_MESSAGE(msg.empty(), msg);
+      msg = check_sgemm(t & 1, t & 2, 37, 29, 41, -1.f, 1.f, 0);
+      CHECK_MESSAGE(msg.empty(), msg);
+      // C full of NaN with beta = 0: the result must be finite.
+      msg = check_sgemm(t & 1, t & 2, 19, 35, 23, 1.f, 0.f, 1, std::numeric_limits<float>::quiet_NaN());
       CHECK_MESSAGE(msg.empty(), msg);
     }
+    // k = 0 scales C by beta: zeros for beta = 0 even over NaN.
+    std::vector<float> c(6, std::numeric_limits<float>::quiet_NaN());
+    cpu::sgemm(false, false, 2, 3, 0, 1.f, nullptr, 1, nullptr, 3, 0.f, c.data(), 3);
+    CHECK(c == std::vector<float>(6, 0.f));
+  });
 }
 
-TEST_CASE("gemm_cpu: alpha, beta and padded leading dims; beta = 0 never reads C") {
-  for (int t = 0; t < 4; ++t) {
-    CAPTURE(t);
-    std::string msg = check_sgemm(t & 1, t & 2, 37, 29, 41, 0.5f, 2.f, 3);
-    CHECK_MESSAGE(msg.empty(), msg);
-    msg = check_sgemm(t & 1, t & 2, 37, 29, 41, -1.f, 1.f, 0);
-    CHECK_MESSAGE(msg.empty(), msg);
-    // C full of NaN with beta = 0: the result must be finite.
-    msg = check_sgemm(t & 1, t & 2, 19, 35, 23, 1.f, 0.f, 1, std::numeric_limits<float>::quiet_NaN());
-    CHECK_MESSAGE(msg.empty(), msg);
-  }
-  // k = 0 scales C by beta: zeros for beta = 0 even over NaN.
-  std::vector<float> c(6, std::numeric_limits<float>::quiet_NaN());
-  cpu::sgemm(false, false, 2, 3, 0, 1.f, nullptr, 1, nullptr, 3, 0.f, c.data(), 3);
-  CHECK(c == std::vector<float>(6, 0.f));
-}
-
-TEST_CASE("gemm_cpu: batched with a shared operand, threads over entries, f64") {
+TEST_CASE("gemm_cpu: batched with a shared operand, threads over entries, f64; at every level") {
   const int64_t batch = 16, m = 9, n = 11, k = 13;
   const std::vector<float> a = random_floats(size_t(batch * m * k), 5);
   const std::vector<float> b = random_floats(size_t(k * n), 6);
-  std::vector<float> c(size_t(batch * m * n));
-  cpu::sgemm_batched(false, false, m, n, k, 1.f, a.data(), k, m * k, b.data(), n, 0, 0.f, c.data(), n, m * n, batch);
-  std::vector<double> da(a.begin(), a.end()), db(b.begin(), b.end());
-  std::vector<double> dc(size_t(batch * m * n));
-  cpu::dgemm_batched(false, false, m, n, k, 1.0, da.data(), k, m * k, db.data(), n, 0, 0.0, dc.data(), n, m * n,
-                     batch);
-  for (int64_t i = 0; i < batch; ++i) {
-    std::vector<float> ai(a.begin() + i * m * k, a.begin() + (i + 1) * m * k);
-    std::vector<double> want(size_t(m * n));
-    naive_gemm(false, false, m, n, k, 1.0, ai, k, b, n, 0.0, want, n);
-    CHECK_CLOSE_VALUES(std::vector<double>(c.begin() + i * m * n, c.begin() + (i + 1) * m * n), want, 1e-5, 1e-5);
-    CHECK_CLOSE_VALUES(std::vector<double>(dc.begin() + i * m * n, dc.begin() + (i + 1) * m * n), want, 1e-12, 1e-12);
-  }
+  at_each_level([&](CpuLevel) {
+    std::vector<float> c(size_t(batch * m * n));
+    cpu::sgemm_batched(false, false, m, n, k, 1.f, a.data(), k, m * k, b.data(), n, 0, 0.f, c.data(), n, m * n,
+                       batch);
+    std::vector<double> da(a.begin(), a.end()), db(b.begin(), b.end());
+    std::vector<double> dc(size_t(batch * m * n));
+    cpu::dgemm_batched(false, false, m, n, k, 1.0, da.data(), k, m * k, db.data(), n, 0, 0.0, dc.data(), n, m * n,
+                       batch);
+    for (int64_t i = 0; i < batch; ++i) {
+      std::vector<float> ai(a.begin() + i * m * k, a.begin() + (i + 1) * m * k);
+      std::vector<double> want(size_t(m * n));
+      naive_gemm(false, false, m, n, k, 1.0, ai, k, b, n, 0.0, want, n);
+      CHECK_CLOSE_VALUES(std::vector<double>(c.begin() + i * m * n, c.begin() + (i + 1) * m * n), want, 1e-5, 1e-5);
+      CHECK_CLOSE_VALUES(std::vector<double>(dc.begin() + i * m * n, dc.begin() + (i + 1) * m * n), want, 1e-12,
+                         1e-12);
+    }
+  });
 }
 
-TEST_CASE("gemm_cpu: the result does not depend on the thread count") {
+TEST_CASE("gemm_cpu: the result does not depend on the thread count, at every level") {
   const int saved = omp_get_max_threads();
   const int64_t m = 301, n = 97, k = 530;
   const std::vector<float> a = random_floats(size_t(m * k), 7), b = random_floats(size_t(k * n), 8);
-  std::vector<float> c1(size_t(m * n)), c2(size_t(m * n));
-  omp_set_num_threads(1);
-  cpu::sgemm(false, true, m, n, k, 1.f, a.data(), k, b.data(), k, 0.f, c1.data(), n);
-  omp_set_num_threads(2);
-  cpu::sgemm(false, true, m, n, k, 1.f, a.data(), k, b.data(), k, 0.f, c2.data(), n);
-  omp_set_num_threads(saved);
-  CHECK(c1 == c2);  // each element is the same sequence of FMAs whichever thread computes it
+  at_each_level([&](CpuLevel) {
+    std::vector<float> c1(size_t(m * n)), c2(size_t(m * n));
+    omp_set_num_threads(1);
+    cpu::sgemm(false, true, m, n, k, 1.f, a.data(), k, b.data(), k, 0.f, c1.data(), n);
+    omp_set_num_threads(2);
+    cpu::sgemm(false, true, m, n, k, 1.f, a.data(), k, b.data(), k, 0.f, c2.data(), n);
+    omp_set_num_threads(saved);
+    CHECK(c1 == c2);  // each element is the same sequence of FMAs whichever thread computes it
+  });
+}
+
+TEST_CASE("gemm_cpu: every CPU level gives the portable product to rounding") {
+  // A model-like product (gene FFN: rows x S -> h) through every level against the portable one;
+  // the levels differ only in summation grouping and FMA rounding, so the gap is a few ulps of
+  // sum |a||b| (about 1e-5 relative here), nowhere near a wrong tile or a missed block.
+  const int64_t m = 250, n = 70, k = 600;
+  const std::vector<float> a = random_floats(size_t(m * k), 31), b = random_floats(size_t(n * k), 32);
+  std::vector<float> reference(size_t(m * n));
+  {
+    ScopedCpuLevel portable(CpuLevel::portable);
+    cpu::sgemm(false, true, m, n, k, 1.f, a.data(), k, b.data(), k, 0.f, reference.data(), n);
+  }
+  const std::vector<double> want(reference.begin(), reference.end());
+  at_each_level([&](CpuLevel) {
+    std::vector<float> c(size_t(m * n));
+    cpu::sgemm(false, true, m, n, k, 1.f, a.data(), k, b.data(), k, 0.f, c.data(), n);
+    CHECK_CLOSE_VALUES(std::vector<double>(c.begin(), c.end()), want, 1e-4, 1e-5);
+  });
 }
 
 TEST_CASE("matmul/linear: edge shapes through the ops match the naive loop") {
