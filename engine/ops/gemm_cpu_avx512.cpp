@@ -108,12 +108,13 @@ void kernel_12x32(int64_t depth, const float* __restrict a, const float* __restr
 
 const SgemmKernel& sgemm_kernel_avx512() {
   // KC x NR B panel = 32 KiB of a 48 KiB L1 at KC 256 (the 12 KiB A micro-panel streams beside it);
-  // MC x KC A block = 480 KiB of L2; KC x NC B block = 3 MiB.
+  // MC x KC A block = 240 KiB of L2; KC x NC B block = 3 MiB. KC 384 measured slower (its B panel
+  // fills L1); MC 240 and 480 within noise (bench/RESULTS.md).
   static constexpr SgemmKernel kernel{"avx512 12x32",
                                       kMR,
                                       kNR,
                                       /*kc=*/256,
-                                      /*mc=*/480,
+                                      /*mc=*/240,
                                       /*nc=*/3072,
                                       pack_a,
                                       pack_b,
