@@ -2,9 +2,13 @@
 // cmd_<name>.cpp; this file parses, dispatches and turns dispa::Error into "error: ..." + exit 1.
 #include <algorithm>
 #include <cstdio>
+#include <string>
 
 #include <fmt/format.h>
 
+#include "chem/openbabel_env.h"
+#include "engine/build_info.h"
+#include "engine/cpu_features.h"
 #include "engine/error.h"
 #include "tools/command.h"
 
@@ -16,18 +20,36 @@ std::vector<RegisteredCommand>& registered_commands() {
 CommandRegistration::CommandRegistration(std::string name, CommandSetup setup) {
   registered_commands().push_back({std::move(name), std::move(setup)});
 }
+namespace {
+
+// `dispa --version`: engine/build_info.h's lines plus where OpenBabel's plugins and data come from.
+std::string version_text() {
+  std::string text = fmt::format("dispa {}\n", dispa::dispa_version());
+  for (const auto& [label, value] : dispa::build_info())
+    if (label != "version") text += fmt::format("  {:<10} {}\n", label, value);
+  const dispa::chem::OpenBabelInfo ob = dispa::chem::openbabel_info();
+  text += fmt::format("  {:<10} {}; plugins {} ({}), {} formats{}; data {} ({})", "openbabel", ob.version, ob.plugin_dir,
+                      ob.plugin_dir_origin, ob.formats, ob.smiles ? "" : ", NO SMILES READER", ob.data_dir,
+                      ob.data_dir_origin);
+  return text;
+}
+
+}  // namespace
 }  // namespace dispa::tools
 
 int main(int argc, char** argv) {
   using namespace dispa::tools;
+  // Before anything touches OpenBabel or starts a thread: a relocated package finds its plugins.
+  dispa::chem::use_packaged_openbabel();
   CLI::App app{"dispa: the DiSPA drug-response model on a from-scratch C++/CUDA deep-learning engine"};
-  app.set_version_flag("--version", fmt::format("dispa {}", DISPA_VERSION));
+  app.set_version_flag("--version", [] { return version_text(); });
   app.require_subcommand(1);
   int exit_code = 0;
   auto& commands = registered_commands();
   std::sort(commands.begin(), commands.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   for (auto& command : commands) command.setup(app, exit_code);
   try {
+    dispa::cpu_level();  // a bad DISPA_CPU fails here, with a message, before any kernel runs
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
