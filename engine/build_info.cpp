@@ -33,8 +33,10 @@ std::string compiler() {
 #endif
 }
 
+#if DISPA_WITH_CUDA
 // CUDA versions are encoded as 1000 * major + 10 * minor.
 std::string cuda_version(int v) { return fmt::format("{}.{}", v / 1000, (v % 1000) / 10); }
+#endif
 
 std::string cuda_line() {
 #if DISPA_WITH_CUDA

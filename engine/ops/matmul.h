@@ -1,4 +1,4 @@
-// Matrix products. CPU: our blocked, packed, AVX2/FMA + OpenMP GEMM (gemm_cpu.h), f32 and f64;
+// Matrix products. CPU: our blocked, packed, SIMD + OpenMP GEMM (gemm_cpu.h), f32 and f64;
 // CUDA: cuBLAS (cublasGemmStridedBatchedEx, matmul_math.h), f32, fp32 compute by default, TF32 when
 // enabled. Inputs must share dtype and device; errors name the op and both shapes. Transposes are
 // GEMM flags (no copies); backward computes each needed input gradient with one GEMM (see matmul.cpp).
