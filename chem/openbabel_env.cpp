@@ -43,9 +43,12 @@ std::string origin(const char* name, bool set_here) {
 void use_packaged_openbabel() {
   const fs::path prefix = executable_prefix();
   if (prefix.empty()) return;
+  // The package is recognised by its plugin folder; without it (a system install such as the .deb's
+  // /usr/bin/dispa, whose ../share/openbabel is the system's own) nothing is changed.
   std::error_code ec;
   const fs::path plugins = prefix / "lib" / "openbabel" / BABEL_VERSION;
-  if (unset("BABEL_LIBDIR") && fs::exists(plugins / ("smilesformat" MODULE_EXTENSION), ec)) {
+  if (!fs::exists(plugins / ("smilesformat" MODULE_EXTENSION), ec)) return;
+  if (unset("BABEL_LIBDIR")) {
     ::setenv("BABEL_LIBDIR", plugins.c_str(), 1);
     g_set_libdir = true;
   }

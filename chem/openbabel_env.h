@@ -12,7 +12,8 @@
 namespace dispa::chem {
 
 // Sets BABEL_LIBDIR / BABEL_DATADIR to the package's folders when the running executable
-// (/proc/self/exe) sits in that layout and the user has not set them; otherwise changes nothing.
+// (/proc/self/exe) sits in that layout (recognised by <prefix>/lib/openbabel/<version>/
+// smilesformat.so) and the user has not set them; otherwise changes nothing.
 // Call first thing in main(), before any thread starts (it calls setenv).
 void use_packaged_openbabel();
 
