@@ -113,7 +113,10 @@ void validate(const TrainRunOptions& o) {
   DISPA_CHECK(!o.data.data_dir.empty(), "train: --data DIR is required");
   DISPA_CHECK(o.trainer.epochs >= 1, "train: --epochs must be at least 1, got {} (an untrained model is not DiSPA)",
               o.trainer.epochs);
-  const bool kfold = o.split_file.empty() && parse_scheme(o.split) <= SplitScheme::disjoint;
+  const SplitScheme scheme = parse_scheme(o.split);
+  const bool tgsa = scheme == SplitScheme::tgsa_mixed || scheme == SplitScheme::tgsa_cell_blind ||
+                    scheme == SplitScheme::tgsa_drug_blind;
+  const bool kfold = o.split_file.empty() && !tgsa;  // otherwise the fold count is known from the split
   if (o.fold)
     DISPA_CHECK(*o.fold >= 0 && (!kfold || *o.fold < o.folds),
                 "train: --fold {} is outside [0, {}); leave --fold out to train every fold", *o.fold,

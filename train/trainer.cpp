@@ -141,6 +141,7 @@ TrainResult train_model(Dispa& model, const FeaturizedDataset& data, const std::
       fault_point("train-step");
       if (const int signal = interrupt_signal()) {  // Ctrl-C: this step is done; save the position in the epoch
         state.epoch_seconds += seconds_since(start);
+        progress.stop(fmt::format("interrupted by {}", signal_name(signal)));
         checkpoint();
         throw interrupted(signal, fmt::format("in epoch {} after step {} of {}", epoch, step + 1, steps));
       }

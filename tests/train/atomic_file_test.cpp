@@ -63,6 +63,7 @@ TEST_CASE("atomic_file: a folder as the output path is refused before anything i
 }
 
 TEST_CASE("atomic_file: a full disk and a read-only disk give the OS error and keep the old file") {
+  test::Tmpfs::unmount_stale(fs::path(DISPA_BINARY_DIR) / "test_tmp" / "atomic_file_tmpfs" / "mnt");
   test::TempDir tmp("atomic_file_tmpfs");
   test::Tmpfs fs_small(tmp.path() / "mnt", "256k");
   if (!fs_small.ok()) {

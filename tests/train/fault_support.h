@@ -55,6 +55,10 @@ class Tmpfs {
   ~Tmpfs() {
     if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
   }
+  Tmpfs(const Tmpfs&) = delete;
+  Tmpfs& operator=(const Tmpfs&) = delete;
+  // A mount left by a test that crashed would make its scratch folder impossible to remove.
+  static void unmount_stale(const std::filesystem::path& dir) { ::umount2(dir.c_str(), MNT_DETACH); }
   bool ok() const { return mounted_; }
   const std::string& why() const { return why_; }
   bool set_read_only(bool ro) const {
@@ -110,6 +114,8 @@ class DispaProcess {
     ::close(out_fd);
     REQUIRE(pid_ > 0);
   }
+  DispaProcess(const DispaProcess&) = delete;
+  DispaProcess& operator=(const DispaProcess&) = delete;
   ~DispaProcess() {
     if (pid_ > 0 && !reaped_) {
       ::kill(pid_, SIGKILL);

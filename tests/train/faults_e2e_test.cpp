@@ -22,6 +22,7 @@ namespace {
 const fs::path& work_dir() {
   static const fs::path dir = [] {
     const fs::path d = fs::path(DISPA_BINARY_DIR) / "test_tmp" / "faults_e2e";
+    dispa::test::Tmpfs::unmount_stale(d / "small_disk");
     fs::remove_all(d);
     fs::create_directories(d);
     return d;
