@@ -274,6 +274,17 @@ void clear_run(const fs::path& run_dir) {
   io::fsync_folder(run_dir);
 }
 
+void remove_stale_temporaries(const fs::path& run_dir) {
+  static const std::regex temporary(R"(.+\.tmp\.[A-Za-z0-9]{6}|checkpoint\.tmp)");
+  std::vector<fs::path> stale;
+  for (const auto& entry : fs::recursive_directory_iterator(run_dir))
+    if (std::regex_match(entry.path().filename().string(), temporary)) stale.push_back(entry.path());
+  for (const fs::path& p : stale) fs::remove_all(p);
+  if (!stale.empty())
+    logging::info("removed {} temporary file(s) left by a process killed while writing, e.g. {}", stale.size(),
+                  stale.front().string());
+}
+
 nlohmann::json options_record(const TrainRunOptions& o) {
   return {{"data", o.data.to_json()},
           {"split",

@@ -48,6 +48,10 @@ RunStatus inspect_run(const std::filesystem::path& run_dir);
 // fold_<k>/); other files are left alone.
 void clear_run(const std::filesystem::path& run_dir);
 
+// Removes the temporary files (`<name>.tmp.XXXXXX`, engine/io/atomic_file.h) and checkpoint.tmp/
+// folders that a process killed while writing left in RUN_DIR; call with the lock held.
+void remove_stale_temporaries(const std::filesystem::path& run_dir);
+
 // The run-defining options as recorded in run_options.json ("options").
 nlohmann::json options_record(const TrainRunOptions& options);
 void write_run_record(const std::filesystem::path& run_dir, const TrainRunOptions& options, RunState state);

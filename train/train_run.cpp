@@ -358,8 +358,11 @@ nlohmann::json train_folds(const TrainRunOptions& options) {
 nlohmann::json run_training(const TrainRunOptions& requested) {
   DISPA_CHECK(!requested.out_dir.empty(), "train: --out RUN_DIR is required");
   io::check_output_folder(requested.out_dir, "--out");
-  fs::create_directories(requested.out_dir);
+  std::error_code ec;
+  fs::create_directories(requested.out_dir, ec);
+  DISPA_CHECK(!ec, "cannot create the run folder {}: {}", requested.out_dir.string(), ec.message());
   const RunLock lock(requested.out_dir);
+  remove_stale_temporaries(requested.out_dir);
   const std::optional<TrainRunOptions> options = settle_run_folder(requested, inspect_run(requested.out_dir));
   if (!options) return read_metrics(requested.out_dir / "metrics.json");
   const InterruptHandler interrupts;

@@ -79,6 +79,7 @@ void check_same_result(const fs::path& run_dir, const fs::path& ref) {
   CHECK(read_text(run_dir / "fold_0" / "predictions.tsv") == read_text(ref / "fold_0" / "predictions.tsv"));
   CHECK(read_text(run_dir / "fold_0" / "model.safetensors") == read_text(ref / "fold_0" / "model.safetensors"));
   CHECK(!fs::exists(run_dir / "lock"));
+  CHECK(dispa::test::leftover_temporaries(run_dir).empty());
 }
 
 // Kills the training with `fault`, checks it died by SIGKILL, resumes and compares.

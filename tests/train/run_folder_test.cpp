@@ -103,6 +103,16 @@ TEST_CASE("run folder: what a folder holds, and --overwrite removes only run fil
   CHECK(inspect_run(tmp.path()).state == RunState::empty);
   CHECK(!fs::exists(tmp.path() / "fold_0"));
   CHECK(test::read_text(tmp.path() / "notes.txt") == "mine");
+
+  // What a kill -9 in the middle of a write leaves; a resumed run removes it.
+  fs::create_directories(tmp.path() / "fold_1" / "checkpoint.tmp");
+  test::write_text(tmp.path() / "fold_1" / "checkpoint.tmp" / "model.safetensors", "half");
+  test::write_text(tmp.path() / "fold_1" / "predictions.tsv.tmp.Ab3xYz", "half");
+  test::write_text(tmp.path() / "notes.tmp.txt", "mine");
+  remove_stale_temporaries(tmp.path());
+  CHECK(!fs::exists(tmp.path() / "fold_1" / "checkpoint.tmp"));
+  CHECK(!fs::exists(tmp.path() / "fold_1" / "predictions.tsv.tmp.Ab3xYz"));
+  CHECK(fs::exists(tmp.path() / "notes.tmp.txt"));
 }
 
 TEST_CASE("resume_options: one message lists every conflict by flag; --epochs may grow and --device change") {
