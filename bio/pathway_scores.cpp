@@ -6,8 +6,10 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "engine/error.h"
+#include "engine/io/atomic_file.h"
 #include "engine/log.h"
 
 namespace dispa::bio {
@@ -19,43 +21,29 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// A table writer to stdout or to `path` via `path.tmp` + rename.
+// A table writer to stdout or, atomically, to `path` (engine/io/atomic_file.h).
 class TableFile {
  public:
-  explicit TableFile(const std::filesystem::path& path) : path_(path) {
-    if (path_.empty()) {
-      file_ = stdout;
-      return;
-    }
-    tmp_ = path_;
-    tmp_ += ".tmp";
-    file_ = std::fopen(tmp_.c_str(), "wb");
-    DISPA_CHECK(file_ != nullptr, "cannot write '{}': {}", tmp_.string(), std::strerror(errno));
-  }
-  ~TableFile() {
-    if (file_ && file_ != stdout) {  // not committed: an error happened, leave nothing behind
-      std::fclose(file_);
-      std::filesystem::remove(tmp_);
-    }
+  explicit TableFile(const std::filesystem::path& path) {
+    if (!path.empty()) file_.emplace(path);
   }
   void write(std::string_view text) {
-    DISPA_CHECK(std::fwrite(text.data(), 1, text.size(), file_) == text.size(), "cannot write '{}': {}",
-                path_.empty() ? "stdout" : tmp_.string(), std::strerror(errno));
-  }
-  void commit() {
-    if (file_ == stdout) {
-      std::fflush(stdout);
+    if (file_) {
+      file_->write(text);
       return;
     }
-    const bool ok = std::fclose(file_) == 0;
-    file_ = nullptr;
-    DISPA_CHECK(ok, "cannot write '{}': {}", tmp_.string(), std::strerror(errno));
-    std::filesystem::rename(tmp_, path_);
+    DISPA_CHECK(std::fwrite(text.data(), 1, text.size(), stdout) == text.size(), "cannot write to stdout: {}",
+                std::strerror(errno));
+  }
+  void commit() {
+    if (file_)
+      file_->commit();
+    else
+      std::fflush(stdout);
   }
 
  private:
-  std::filesystem::path path_, tmp_;
-  FILE* file_ = nullptr;
+  std::optional<io::AtomicFile> file_;  // not committed when an error unwinds: nothing is left behind
 };
 
 // Columns of genes whose sd over the samples is below R's threshold (R's rowSds; the exact value
@@ -226,6 +214,7 @@ Inputs read_inputs(const PathwaysCommandOptions& o) {
 }  // namespace
 
 void run_pathways_score(const PathwaysCommandOptions& options) {
+  io::check_output_file(options.out, "--out");
   PathwaysCommandOptions o = options;
   // f64 values keep the ranks and kernel-CDF table indices identical to R's; the matrix is small.
   o.read.dtype = DType::f64;
@@ -240,6 +229,7 @@ void run_pathways_score(const PathwaysCommandOptions& options) {
 }
 
 void run_pathways_coverage(const PathwaysCommandOptions& options) {
+  io::check_output_file(options.out, "--out");
   Inputs in = read_inputs(options);
   const std::vector<GeneSetCoverage> coverage =
       compute_coverage(in.sets, in.expression.genes(), options.score.sets);

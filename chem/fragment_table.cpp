@@ -3,14 +3,15 @@
 #include "chem/fragment_table.h"
 
 #include <algorithm>
-#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "chem/brics.h"
 #include "chem/drug_table.h"
 #include "engine/error.h"
+#include "engine/io/atomic_file.h"
 
 namespace dispa::chem {
 namespace {
@@ -88,23 +89,19 @@ void write_fragment_table(const FragmentTable& table, const FragmentTableOptions
 }
 
 FragmentTable run_fragment(const FragmentTableOptions& options) {
+  const bool to_stdout = options.out_path.empty() || options.out_path == "-";
+  if (!to_stdout) io::check_output_file(options.out_path, "--out");
   FragmentTable table = fragment_drugs(options);
-  if (options.out_path.empty() || options.out_path == "-") {
-    write_fragment_table(table, options, std::cout);
+  if (!table.failures.empty() && !options.skip_invalid) return table;
+  std::ostringstream text;
+  write_fragment_table(table, options, text);
+  if (to_stdout) {
+    std::cout << text.str();
     std::cout.flush();
-    return table;
+  } else {
+    io::write_file_atomically(options.out_path, text.str());
   }
-  // Write next to the target and rename, so a failed run never leaves half a table behind.
-  const std::string tmp = options.out_path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    DISPA_CHECK(out.good(), "fragment: cannot write '{}'", tmp);
-    write_fragment_table(table, options, out);
-    out.flush();
-    DISPA_CHECK(out.good(), "fragment: error while writing '{}'", tmp);
-  }
-  DISPA_CHECK(std::rename(tmp.c_str(), options.out_path.c_str()) == 0, "fragment: cannot rename '{}' to '{}'",
-              tmp, options.out_path);
+  table.written = true;
   return table;
 }
 

@@ -64,6 +64,13 @@ void Progress::finish(const std::string& extra) {
   draw(true);
 }
 
+void Progress::stop(const std::string& extra) {
+  if (finished_) return;
+  finished_ = true;
+  if (!extra.empty()) extra_ = extra;
+  draw(true);
+}
+
 void Progress::draw(bool final_line) {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double pct = total_ > 0 ? 100.0 * double(done_) / double(total_) : 100.0;

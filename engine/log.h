@@ -34,6 +34,8 @@ class Progress {
   ~Progress();
   void update(int64_t done, const std::string& extra = {});
   void finish(const std::string& extra = {});
+  // Ends the line where the loop stopped (done as last updated), e.g. on an interruption.
+  void stop(const std::string& extra = {});
 
  private:
   void draw(bool final_line);

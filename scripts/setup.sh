@@ -10,6 +10,7 @@ packages=(
   libopenbabel-dev openbabel
   libopenblas-dev          # benchmark yardstick only: never linked into the product
   libomp-dev
+  zlib1g-dev               # CRC-32 checksums of training checkpoints
 )
 missing=()
 for p in "${packages[@]}"; do

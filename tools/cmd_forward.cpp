@@ -1,5 +1,6 @@
 // dispa forward: run DiSPA on raw tensors in eval mode and write its outputs (for debugging,
 // teaching and parity checks against the PyTorch reference's file layout).
+#include "engine/io/atomic_file.h"
 #include "engine/log.h"
 #include "model/run_forward.h"
 #include "tools/command.h"
@@ -26,6 +27,7 @@ dispa::tools::CommandRegistration registration("forward", [](CLI::App& app, int&
   cmd->callback([options, device, unfused, &exit_code] {
     options->device = dispa::parse_device(*device);
     options->fused_attention = !*unfused;
+    dispa::io::check_output_file(options->output_path, "--out");  // before the model is loaded
     const auto outputs = dispa::run_forward(*options);
     dispa::logging::info("wrote {} ({} predictions)", options->output_path, outputs.at("prediction").numel());
     exit_code = 0;

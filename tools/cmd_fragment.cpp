@@ -1,6 +1,7 @@
 // `dispa fragment`: BRICS fragments of drugs (TSV or JSON). Maps flags onto
 // chem::FragmentTableOptions and calls chem::run_fragment; reports bad rows with their line
-// numbers on stderr and exits 1 if any row failed (the other rows are still written).
+// numbers on stderr. If any row failed it writes nothing and exits 1, unless --skip-invalid: then
+// the other rows are written, the bad ones reported as warnings, and it exits 0.
 #include <fmt/format.h>
 
 #include "chem/fragment_table.h"
@@ -23,6 +24,8 @@ CommandRegistration fragment_command("fragment", [](CLI::App& app, int& exit_cod
   cmd->add_option("--out", options->out_path, "output file (default: standard output)");
   cmd->add_flag("--json", options->json, "write JSON instead of TSV");
   cmd->add_flag("--unique", options->unique, "each distinct fragment once (default: one per occurrence)");
+  cmd->add_flag("--skip-invalid", options->skip_invalid,
+                "write the molecules that could be fragmented even if some rows failed (reported as warnings)");
   cmd->add_option("--components", *components,
                   "multi-component SMILES (salts): 'largest' keeps the largest organic component, "
                   "'all' keeps every component as its own fragment")
@@ -37,13 +40,19 @@ CommandRegistration fragment_command("fragment", [](CLI::App& app, int& exit_cod
       if (!row.dropped.empty())
         logging::info("{}: kept the largest organic component, dropped {}", row.name, fmt::join(row.dropped, " . "));
     for (const chem::FragmentFailure& f : table.failures) {
-      if (f.line > 0)
-        fmt::print(stderr, "error: {}:{}: {}\n", table.source, f.line, f.message);
+      const std::string where = f.line > 0 ? fmt::format("{}:{}: ", table.source, f.line) : std::string();
+      if (options->skip_invalid)
+        logging::warn("skipped {}{}", where, f.message);
       else
-        fmt::print(stderr, "error: {}\n", f.message);
+        fmt::print(stderr, "error: {}{}\n", where, f.message);
     }
     logging::info("fragment: {} molecules fragmented, {} failed", table.rows.size(), table.failures.size());
-    if (!table.failures.empty()) exit_code = 1;
+    if (!table.written) {
+      fmt::print(stderr, "error: {} of {} molecules failed: {} not written (pass --skip-invalid to write the others)\n",
+                 table.failures.size(), table.rows.size() + table.failures.size(),
+                 options->out_path.empty() || options->out_path == "-" ? "the table" : options->out_path);
+      exit_code = 1;
+    }
   });
 });
 

@@ -14,16 +14,19 @@ dispa::tools::CommandRegistration registration("train", [](CLI::App& app, int& e
   auto quiet = std::make_shared<bool>(false);
   auto no_ridge = std::make_shared<bool>(false);
   auto tf32 = std::make_shared<bool>(false);
+  auto fold = std::make_shared<int>(0);
   CLI::App* cmd = app.add_subcommand("train", "Train DiSPA on a data folder with k-fold cross-validation");
-  cmd->add_option("--data", *data_dir, "data folder: expression.tsv, response.tsv, drugs.tsv (+ cells.tsv)")
-      ->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--data", *data_dir,
+                  "data folder: expression.tsv, response.tsv, drugs.tsv (+ cells.tsv); with --resume: recorded")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--gmt", *gmt, "gene sets (GMT); default DATA/pathways_kegg.gmt");
   cmd->add_option("--split", o->split,
                   "random|cell-blind|drug-blind|disjoint|tgsa-mixed|tgsa-cell-blind|tgsa-drug-blind")
       ->capture_default_str();
   cmd->add_option("--split-file", o->split_file, "reuse a split.tsv written by an earlier run");
   cmd->add_option("--folds", o->folds, "number of folds (k-fold schemes)")->capture_default_str();
-  cmd->add_option("--fold", o->fold, "train only this fold (0-based); default: every fold");
+  CLI::Option* fold_option =
+      cmd->add_option("--fold", *fold, "train only this fold, in [0, folds); default: every fold");
   cmd->add_option("--val-fraction", o->val_fraction, "validation share of the non-test units")->capture_default_str();
   cmd->add_option("--epochs", o->trainer.epochs, "maximum epochs")->capture_default_str();
   cmd->add_option("--batch-size", o->trainer.batch_size, "pairs per step")->capture_default_str();
@@ -39,7 +42,10 @@ dispa::tools::CommandRegistration registration("train", [](CLI::App& app, int& e
   cmd->add_option("--device", *device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_flag("--tf32", *tf32, "CUDA GEMMs on TF32 tensor cores (10-bit mantissa inputs; default fp32)");
   cmd->add_option("--out", o->out_dir, "run folder")->required();
-  cmd->add_flag("--resume", o->resume, "continue a killed run from its checkpoints");
+  cmd->add_flag("--resume", o->resume,
+                "continue the run in --out from its checkpoints with its recorded options (only --epochs, to "
+                "extend, and --device may change)");
+  cmd->add_flag("--overwrite", o->overwrite, "replace the run already in --out (it is deleted)");
   cmd->add_flag("--no-ridge", *no_ridge, "skip the ridge baseline (it scores every cell with ssGSEA)");
   cmd->add_flag("--quiet", *quiet, "only warnings and errors on stderr (train.log still gets everything)");
   // Model and featurisation options (defaults: the paper's configuration).
@@ -62,6 +68,10 @@ dispa::tools::CommandRegistration registration("train", [](CLI::App& app, int& e
                   "per-fragment feature TSV (replaces fragment fingerprints)");
   cmd->callback([=, &exit_code] {
     dispa::logging::set_quiet(*quiet);
+    if (fold_option->count() > 0) o->fold = *fold;
+    o->given_flags.emplace();
+    for (const CLI::Option* option : cmd->get_options())
+      if (option->count() > 0) o->given_flags->insert(option->get_name());
     o->data.data_dir = *data_dir;
     o->data.gmt = *gmt;
     o->device = dispa::parse_device(*device);

@@ -1,5 +1,7 @@
 // The dispa command line: a thin shell over the libraries. Every subcommand lives in its own
-// cmd_<name>.cpp; this file parses, dispatches and turns dispa::Error into "error: ..." + exit 1.
+// cmd_<name>.cpp; this file parses, dispatches and turns dispa::Error into "error: ..." + exit 1,
+// and dispa::Interrupted (a command stopped by Ctrl-C/SIGTERM after saving) into its message +
+// exit 128 + signal.
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -10,6 +12,7 @@
 #include "engine/build_info.h"
 #include "engine/cpu_features.h"
 #include "engine/error.h"
+#include "engine/interrupt.h"
 #include "tools/command.h"
 
 namespace dispa::tools {
@@ -53,6 +56,10 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const dispa::Interrupted& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "{}\n", e.what());
+    return e.exit_code();
   } catch (const dispa::Error& e) {
     std::fflush(stdout);
     fmt::print(stderr, "error: {}\n", e.what());

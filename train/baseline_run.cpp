@@ -5,6 +5,7 @@
 #include <map>
 
 #include "engine/error.h"
+#include "engine/io/atomic_file.h"
 #include "engine/log.h"
 #include "train/tsv_reader.h"
 
@@ -55,6 +56,7 @@ std::pair<double, double> mean_sd(const std::vector<double>& v) {
 }  // namespace
 
 BaselineRunResult run_baseline_evaluation(const BaselineRunOptions& o) {
+  if (!o.out_dir.empty()) io::check_output_folder(o.out_dir, "--out");
   const ResponseData data = read_response_folder(o.data_dir);
   if (data.excluded.total > 0) logging::warn("{}", data.excluded.summary());
   const ResponseTable& table = data.table;

@@ -8,6 +8,7 @@
 #include "bio/pathway_index.h"
 #include "chem/drug_features.h"
 #include "engine/autograd.h"
+#include "engine/io/atomic_file.h"
 #include "engine/log.h"
 #include "model/dispa.h"
 #include "train/baselines.h"
@@ -85,15 +86,12 @@ Synthetic make_cells(int n_cells, uint64_t seed) {
   return s;
 }
 
-void write_file(const std::filesystem::path& file, const std::string& text) {
-  std::ofstream out(file);
-  out << text;
-  DISPA_CHECK(out.good(), "demo: cannot write {}", file.string());
-}
+void write_file(const std::filesystem::path& file, const std::string& text) { io::write_file_atomically(file, text); }
 
 }  // namespace
 
 DemoResult run_demo(const DemoOptions& options_in) {
+  if (!options_in.out_dir.empty()) io::check_output_folder(options_in.out_dir, "--out");
   DemoOptions options = options_in;
   if (options.quick) {
     options.cells = std::min(options.cells, 120);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/autograd.h"
+#include "engine/io/atomic_file.h"
 #include "engine/log.h"
 #include "train/attention_svg.h"
 #include "train/svg_text.h"
@@ -190,6 +191,7 @@ void write_explanation(const fs::path& dir, const Explanation& e, int top_k, int
 Explanation run_explain(const ExplainOptions& o) {
   DISPA_CHECK(!o.cell.empty() && !o.drug.empty(), "explain: --cell and --drug are required");
   DISPA_CHECK(!o.out_dir.empty(), "explain: --out DIR is required");
+  io::check_output_folder(o.out_dir, "--out");
   // A run folder explains with one model (its first fold, fold 0, unless asked): attention maps do not average
   // meaningfully across separately trained models.
   int fold = o.fold;

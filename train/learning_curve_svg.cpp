@@ -152,12 +152,7 @@ std::string learning_curve_svg(std::span<const LearningCurvePoint> records, cons
 
 void write_learning_curve_svg(const std::filesystem::path& file, std::span<const LearningCurvePoint> records,
                               const LearningCurveOptions& options) {
-  const std::string svg = learning_curve_svg(records, options);
-  std::ofstream out(file);
-  DISPA_CHECK(out.good(), "write_learning_curve_svg: cannot open {} for writing", file.string());
-  out << svg;
-  out.flush();
-  DISPA_CHECK(out.good(), "write_learning_curve_svg: error writing {}", file.string());
+  svg::write_file(file, learning_curve_svg(records, options));
 }
 
 }  // namespace dispa::train

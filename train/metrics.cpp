@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "engine/error.h"
+#include "engine/io/atomic_file.h"
 
 namespace dispa::train {
 
@@ -187,18 +188,7 @@ Metrics metrics_from_json(const nlohmann::json& j) {
 }
 
 void write_json_file(const std::filesystem::path& file, const nlohmann::json& j) {
-  std::filesystem::path tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp);
-    DISPA_CHECK(out.good(), "write_json_file: cannot open {} for writing", tmp.string());
-    out << j.dump(2) << '\n';
-    out.flush();
-    DISPA_CHECK(out.good(), "write_json_file: error writing {}", tmp.string());
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  DISPA_CHECK(!ec, "write_json_file: cannot rename {} to {}: {}", tmp.string(), file.string(), ec.message());
+  io::write_file_atomically(file, j.dump(2) + "\n");
 }
 
 std::string metrics_table(const std::vector<std::pair<std::string, Metrics>>& rows) {

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "engine/autograd.h"
+#include "engine/io/atomic_file.h"
 #include "engine/log.h"
 #include "train/tsv_reader.h"
 
@@ -79,24 +80,19 @@ std::vector<std::vector<float>> predict_with_run(TrainedRun& run, const Featuriz
 void write_prediction_table(const fs::path& file, const PredictionTable& t) {
   const bool ensemble = t.per_fold.size() > 1;
   if (file.has_parent_path()) fs::create_directories(file.parent_path());
-  const fs::path tmp = file.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    DISPA_CHECK(out.good(), "cannot write '{}'", tmp.string());
-    out << (ensemble ? "cell_id\tdrug_name\tprediction\tprediction_sd\n" : "cell_id\tdrug_name\tprediction\n");
-    for (size_t i = 0; i < t.prediction.size(); ++i) {
-      out << fmt::format("{}\t{}\t{:.6f}", t.cell_ids[i], t.drug_names[i], t.prediction[i]);
-      if (ensemble) out << fmt::format("\t{:.6f}", t.sd[i]);
-      out << '\n';
-    }
-    out.flush();
-    DISPA_CHECK(out.good(), "error writing '{}'", tmp.string());
+  io::AtomicFile out(file);
+  out.write(ensemble ? "cell_id\tdrug_name\tprediction\tprediction_sd\n" : "cell_id\tdrug_name\tprediction\n");
+  for (size_t i = 0; i < t.prediction.size(); ++i) {
+    std::string row = fmt::format("{}\t{}\t{:.6f}", t.cell_ids[i], t.drug_names[i], t.prediction[i]);
+    if (ensemble) row += fmt::format("\t{:.6f}", t.sd[i]);
+    out.write(row + '\n');
   }
-  fs::rename(tmp, file);
+  out.commit();
 }
 
 PredictionTable run_predict(const PredictOptions& o) {
   DISPA_CHECK(!o.expression.empty() && !o.drugs.empty(), "predict: --expression and --drugs are required");
+  if (!o.out.empty()) io::check_output_file(o.out, "--out");
   TrainedRun run = TrainedRun::load(o.run_dir, o.fold);
   const bio::ExpressionMatrix expression = bio::read_expression(o.expression, run.data_options().expression);
   const std::vector<chem::DrugRecord> drugs = read_drugs_for_inference(o.drugs);

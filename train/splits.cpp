@@ -7,6 +7,7 @@
 #include <map>
 
 #include "engine/error.h"
+#include "engine/io/atomic_file.h"
 #include "engine/io/text.h"
 #include "train/tsv_reader.h"
 
@@ -305,21 +306,22 @@ void check_split(const ResponseTable& table, const Split& split) {
 void write_split(const std::filesystem::path& file, const ResponseTable& table, const Split& split) {
   DISPA_CHECK(split.num_pairs() == table.size(), "write_split: split has {} pairs, the table {}", split.num_pairs(),
               table.size());
-  std::ofstream out(file);
-  DISPA_CHECK(out.good(), "write_split: cannot open {} for writing", file.string());
-  out << fmt::format("# dispa split\tscheme={}\tseed={}\tfolds={}\n", scheme_name(split.scheme), split.seed,
-                     split.folds());
-  out << "cell_id\tdrug_name";
-  for (int f = 0; f < split.folds(); ++f) out << "\tfold_" << f;
-  out << '\n';
+  std::string out = fmt::format("# dispa split\tscheme={}\tseed={}\tfolds={}\n", scheme_name(split.scheme),
+                                split.seed, split.folds());
+  out += "cell_id\tdrug_name";
+  for (int f = 0; f < split.folds(); ++f) out += fmt::format("\tfold_{}", f);
+  out += '\n';
   for (size_t i = 0; i < table.pairs.size(); ++i) {
-    out << table.cell_ids[static_cast<size_t>(table.pairs[i].cell)] << '\t'
-        << table.drug_names[static_cast<size_t>(table.pairs[i].drug)];
-    for (int f = 0; f < split.folds(); ++f) out << '\t' << role_name(split.roles[static_cast<size_t>(f)][i]);
-    out << '\n';
+    out += table.cell_ids[static_cast<size_t>(table.pairs[i].cell)];
+    out += '\t';
+    out += table.drug_names[static_cast<size_t>(table.pairs[i].drug)];
+    for (int f = 0; f < split.folds(); ++f) {
+      out += '\t';
+      out += role_name(split.roles[static_cast<size_t>(f)][i]);
+    }
+    out += '\n';
   }
-  out.flush();
-  DISPA_CHECK(out.good(), "write_split: error writing {}", file.string());
+  io::write_file_atomically(file, out);
 }
 
 Split read_split(const std::filesystem::path& file, const ResponseTable& table) {

@@ -4,11 +4,11 @@
 #pragma once
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/io/atomic_file.h"
 
 namespace dispa::train::svg {
 
@@ -53,17 +53,9 @@ inline std::vector<double> nice_ticks(double& lo, double& hi, int target) {
   return ticks;
 }
 
-// Writes `text` to a temporary file and renames it over `file`.
+// Writes `text` atomically (engine/io/atomic_file.h).
 inline void write_file(const std::filesystem::path& file, const std::string& text) {
-  const std::filesystem::path tmp = file.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    DISPA_CHECK(out.good(), "cannot open '{}' for writing", tmp.string());
-    out << text;
-    out.flush();
-    DISPA_CHECK(out.good(), "error writing '{}'", tmp.string());
-  }
-  std::filesystem::rename(tmp, file);
+  io::write_file_atomically(file, text);
 }
 
 }  // namespace dispa::train::svg

@@ -1,14 +1,21 @@
 #include "train/train_run.h"
 
+#include <omp.h>
+
 #include <cmath>
 #include <fstream>
+#include <sstream>
 
 #include "bio/pathway_scores.h"
+#include "engine/fault_injection.h"
+#include "engine/interrupt.h"
+#include "engine/io/atomic_file.h"
 #include "engine/io/safetensors.h"
 #include "engine/log.h"
 #include "train/baselines.h"
 #include "train/learning_curve_svg.h"
 #include "train/metrics.h"
+#include "train/run_folder.h"
 #include "train/splits.h"
 
 namespace dispa::train {
@@ -79,16 +86,6 @@ nlohmann::json run_json(const TrainRunOptions& o, const DispaConfig& config, con
           {"pathways", pathways}};
 }
 
-void write_text(const fs::path& file, const std::string& text) {
-  const fs::path tmp = file.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << text;
-    DISPA_CHECK(out.good(), "cannot write {}", tmp.string());
-  }
-  fs::rename(tmp, file);
-}
-
 void write_predictions(const fs::path& file, const PreparedData& data, const std::vector<int64_t>& pairs,
                        const std::vector<float>& predictions) {
   std::string text = "cell_id\tdrug_name\tln_ic50\tprediction\n";
@@ -98,7 +95,114 @@ void write_predictions(const fs::path& file, const PreparedData& data, const std
                         data.dataset.drug_names[size_t(p.drug)], data.responses.pairs[size_t(pairs[i])].ln_ic50,
                         predictions[i]);
   }
-  write_text(file, text);
+  io::write_file_atomically(file, text);
+}
+
+// Paths are recorded absolute, so --resume works from any working directory.
+void make_paths_absolute(TrainRunOptions& o) {
+  auto absolute = [](const fs::path& p) { return p.empty() ? p : fs::weakly_canonical(fs::absolute(p)); };
+  o.data.data_dir = absolute(o.data.data_dir);
+  o.data.gmt = absolute(o.data.gmt);
+  o.split_file = absolute(o.split_file);
+  o.data.drugs.drug_feature_file = absolute(o.data.drugs.drug_feature_file).string();
+  o.data.drugs.fragment_feature_file = absolute(o.data.drugs.fragment_feature_file).string();
+}
+
+// Checks that need no data, made before anything in the run folder changes.
+void validate(const TrainRunOptions& o) {
+  DISPA_CHECK(!o.data.data_dir.empty(), "train: --data DIR is required");
+  DISPA_CHECK(o.trainer.epochs >= 1, "train: --epochs must be at least 1, got {} (an untrained model is not DiSPA)",
+              o.trainer.epochs);
+  const SplitScheme scheme = parse_scheme(o.split);
+  const bool tgsa = scheme == SplitScheme::tgsa_mixed || scheme == SplitScheme::tgsa_cell_blind ||
+                    scheme == SplitScheme::tgsa_drug_blind;
+  const bool kfold = o.split_file.empty() && !tgsa;  // otherwise the fold count is known from the split
+  if (o.fold)
+    DISPA_CHECK(*o.fold >= 0 && (!kfold || *o.fold < o.folds),
+                "train: --fold {} is outside [0, {}); leave --fold out to train every fold", *o.fold,
+                kfold ? fmt::format("{}", o.folds) : std::string("folds"));
+}
+
+// Decides what to do with what the run folder holds: the options to train with, or nothing when
+// --resume finds a finished run with no epochs to add.
+std::optional<TrainRunOptions> settle_run_folder(const TrainRunOptions& requested, const RunStatus& status) {
+  const std::string out = requested.out_dir.string();
+  DISPA_CHECK(!(requested.resume && requested.overwrite), "train: --resume and --overwrite contradict each other");
+  TrainRunOptions o = requested;
+  make_paths_absolute(o);
+  if (!requested.resume || status.state == RunState::empty) {
+    if (status.state == RunState::finished)
+      DISPA_CHECK(requested.overwrite, "{} holds a finished run: pass --overwrite to replace it, or choose another --out",
+                  out);
+    if (status.state == RunState::unfinished)
+      DISPA_CHECK(requested.overwrite,
+                  "{} holds an unfinished run (killed or interrupted): pass --resume to continue it, or --overwrite "
+                  "to discard it and start again",
+                  out);
+    validate(o);
+    if (status.state != RunState::empty) {
+      clear_run(requested.out_dir);
+      logging::warn("--overwrite: removed the earlier run in {}", out);
+    }
+    if (requested.resume) logging::info("--resume: {} holds no run yet: starting a new one", out);
+    return o;
+  }
+  DISPA_CHECK(status.record.has_value(),
+              "{} holds a run of an older dispa (no run_options.json): its options cannot be checked, so it cannot be "
+              "resumed safely; pass --overwrite to train it again",
+              out);
+  o = resume_options(*status.record, o);
+  validate(o);
+  if (status.state == RunState::finished) {
+    const int recorded = status.record->at("trainer").at("epochs");
+    if (o.trainer.epochs <= recorded) {
+      logging::info("{} is finished ({} epochs): nothing to resume (pass a larger --epochs to train longer)", out,
+                    recorded);
+      return std::nullopt;
+    }
+    logging::info("--resume: extending the finished run in {} from {} to {} epochs", out, recorded, o.trainer.epochs);
+    fs::remove(requested.out_dir / "metrics.json");  // the folder is no longer a finished run
+  }
+  return o;
+}
+
+// The split of a resumed run is the one it recorded (split.tsv), never a new one.
+Split run_split(const TrainRunOptions& o, const PreparedData& data) {
+  const fs::path recorded = o.out_dir / "split.tsv";
+  if (o.resume && fs::exists(recorded)) {
+    logging::info("using the run's split {}", recorded.string());
+    return read_split(recorded, data.responses);
+  }
+  Split split = make_split(o, data);
+  write_split(recorded, data.responses, split);
+  return split;
+}
+
+void stop_if_interrupted(const char* where) {
+  if (const int signal = interrupt_signal())
+    throw Interrupted(signal, fmt::format("interrupted by {} {}", signal_name(signal), where));
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Closes the run's train.log however run_training ends.
+struct RunLog {
+  explicit RunLog(const fs::path& file) { logging::set_log_file(file.string()); }
+  ~RunLog() { logging::set_log_file(""); }
+};
+
+nlohmann::json read_metrics(const fs::path& file) {
+  std::ifstream in(file);
+  DISPA_CHECK(in.good(), "cannot read {}", file.string());
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: not valid JSON: {}", file.string(), e.what());
+  }
 }
 
 const char* kMetricKeys[] = {"rmse", "mae", "pearson", "spearman", "r2", "per_drug_pearson_mean",
@@ -145,13 +249,15 @@ nlohmann::json aggregate_folds(const std::vector<nlohmann::json>& folds) {
   return out;
 }
 
-nlohmann::json run_training(const TrainRunOptions& options) {
-  DISPA_CHECK(!options.out_dir.empty(), "train: --out RUN_DIR is required");
-  fs::create_directories(options.out_dir);
-  logging::set_log_file((options.out_dir / "train.log").string());
+namespace {
+
+// Trains and evaluates every selected fold; the caller holds the run folder's lock.
+nlohmann::json train_folds(const TrainRunOptions& options) {
+  write_run_record(options.out_dir, options, RunState::unfinished);
+  const RunLog log(options.out_dir / "train.log");
   PreparedData data = prepare_data(options.data);
-  const Split split = make_split(options, data);
-  write_split(options.out_dir / "split.tsv", data.responses, split);
+  stop_if_interrupted("while preparing the data");
+  const Split split = run_split(options, data);
   DispaConfig config = options.model;
   data.dataset.fill_config(config);
   config.validate();
@@ -164,9 +270,10 @@ nlohmann::json run_training(const TrainRunOptions& options) {
   data.dataset.to(options.device);
 
   std::vector<int> folds;
-  if (options.fold >= 0) {
-    DISPA_CHECK(options.fold < split.folds(), "train: --fold {} but the split has {} folds", options.fold, split.folds());
-    folds.push_back(options.fold);
+  if (options.fold) {
+    DISPA_CHECK(*options.fold < split.folds(), "train: --fold {} is outside [0, {}) (the split's folds)", *options.fold,
+                split.folds());
+    folds.push_back(*options.fold);
   } else {
     for (int f = 0; f < split.folds(); ++f) folds.push_back(f);
   }
@@ -183,12 +290,13 @@ nlohmann::json run_training(const TrainRunOptions& options) {
 
     Dispa model(config, options.trainer.seed * 1000003ull + uint64_t(fold));
     model.to(options.device);
-    write_text(fold_dir / "config.json", config.to_json().dump(2) + "\n");
-    write_text(fold_dir / "run.json", run_json(options, config, data, fold).dump(2) + "\n");
+    io::write_file_atomically(fold_dir / "config.json", config.to_json().dump(2) + "\n");
+    io::write_file_atomically(fold_dir / "run.json", run_json(options, config, data, fold).dump(2) + "\n");
     TrainerOptions trainer = options.trainer;
     trainer.run_dir = fold_dir.string();
     trainer.resume = options.resume;
     const TrainResult result = train_model(model, data.dataset, train, monitor, trainer);
+    fault_point("fold-trained");
 
     std::map<std::string, Tensor> weights;
     for (auto& [k, v] : model.state_dict()) weights[k] = v.to(Device::cpu());
@@ -234,13 +342,36 @@ nlohmann::json run_training(const TrainRunOptions& options) {
     for (const BaselineResult& b : baselines) rows.emplace_back(b.name, b.test);
     logging::info("fold {} test metrics:\n{}", fold, metrics_table(rows));
     fold_results.push_back(fold_json);
+    stop_if_interrupted(fmt::format("after fold {}", fold).c_str());
   }
   nlohmann::json summary = aggregate_folds(fold_results);
   summary["split"] = options.split_file.empty() ? options.split : options.split_file.string();
   summary["excluded_pairs"] = data.excluded.total;
+  fault_point("run-end");
   write_json_file(options.out_dir / "metrics.json", summary);
-  logging::set_log_file("");
+  write_run_record(options.out_dir, options, RunState::finished);
   return summary;
+}
+
+}  // namespace
+
+nlohmann::json run_training(const TrainRunOptions& requested) {
+  DISPA_CHECK(!requested.out_dir.empty(), "train: --out RUN_DIR is required");
+  io::check_output_folder(requested.out_dir, "--out");
+  std::error_code ec;
+  fs::create_directories(requested.out_dir, ec);
+  DISPA_CHECK(!ec, "cannot create the run folder {}: {}", requested.out_dir.string(), ec.message());
+  const RunLock lock(requested.out_dir);
+  remove_stale_temporaries(requested.out_dir);
+  const std::optional<TrainRunOptions> options = settle_run_folder(requested, inspect_run(requested.out_dir));
+  if (!options) return read_metrics(requested.out_dir / "metrics.json");
+  const InterruptHandler interrupts;
+  try {
+    return train_folds(*options);
+  } catch (const Interrupted& e) {
+    throw Interrupted(e.signal(), fmt::format("{}; resume with: OMP_NUM_THREADS={} dispa train --resume --out {}",
+                                              e.what(), omp_get_max_threads(), shell_quote(options->out_dir.string())));
+  }
 }
 
 }  // namespace dispa::train

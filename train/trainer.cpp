@@ -3,16 +3,15 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/autograd.h"
-#include "engine/io/safetensors.h"
+#include "engine/fault_injection.h"
+#include "engine/interrupt.h"
 #include "engine/log.h"
 #include "engine/ops/loss.h"
 #include "engine/optim/optimizer.h"
 #include "engine/philox.h"
+#include "train/checkpoint.h"
 
 namespace dispa::train {
 namespace fs = std::filesystem;
@@ -29,6 +28,7 @@ std::vector<float> predict_pairs(Dispa& model, const FeaturizedDataset& data, co
     const Batch batch = make_batch(data, std::vector<int64_t>(pairs.begin() + start, pairs.begin() + end));
     const std::vector<float> p = model.forward(batch.inputs).prediction.to_vector<float>();
     out.insert(out.end(), p.begin(), p.end());
+    fault_point("eval-batch");
   }
   model.train(was_training);
   return out;
@@ -45,117 +45,32 @@ double rmse_of(const std::vector<float>& pred, const FeaturizedDataset& data, co
   return pairs.empty() ? 0.0 : std::sqrt(s / double(pairs.size()));
 }
 
-struct TrainerState {
-  int epoch = 0;  // epochs completed
-  int best_epoch = 0;
-  double best_val_rmse = INFINITY;
-  int epochs_without_improvement = 0;
-  std::vector<EpochRecord> history;
-};
-
-nlohmann::json to_json(const EpochRecord& r) {
-  return {{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"val_loss", r.val_loss}, {"val_rmse", r.val_rmse},
-          {"learning_rate", r.learning_rate}, {"seconds", r.seconds}, {"samples_per_second", r.samples_per_second}};
-}
-EpochRecord epoch_from_json(const nlohmann::json& j) {
-  EpochRecord r;
-  r.epoch = j.at("epoch");
-  r.train_loss = j.at("train_loss");
-  r.val_loss = j.at("val_loss");
-  r.val_rmse = j.at("val_rmse");
-  r.learning_rate = j.at("learning_rate");
-  r.seconds = j.at("seconds");
-  r.samples_per_second = j.at("samples_per_second");
-  return r;
-}
-
-// Checkpoint = model + optimizer + best-model tensors and one JSON with everything else, written
-// into a fresh folder that then replaces the previous one (checkpoint -> checkpoint.old,
-// checkpoint.tmp -> checkpoint, remove old): a kill at any point leaves one complete checkpoint.
-void write_checkpoint_files(const fs::path& dir, const Dispa& model, const Adam& optimizer, const ReduceLROnPlateau& plateau,
-                     const Generator& dropout_rng, const TrainerState& state, const std::map<std::string, Tensor>& best) {
-  fs::create_directories(dir);
-  std::map<std::string, Tensor> model_state;
-  for (auto& [k, v] : model.state_dict()) model_state[k] = v.to(Device::cpu());
-  save_safetensors((dir / "model.safetensors").string(), model_state, {{"epoch", std::to_string(state.epoch)}});
-  std::map<std::string, Tensor> opt_state;
-  for (auto& [k, v] : optimizer.state()) opt_state[k] = v.to(Device::cpu());
-  save_safetensors((dir / "optimizer.safetensors").string(), opt_state, {{"epoch", std::to_string(state.epoch)}});
-  save_safetensors((dir / "best_model.safetensors").string(), best, {{"epoch", std::to_string(state.best_epoch)}});
-  double best_metric;
-  int bad, cooldown, last_epoch;
-  plateau.get_state(best_metric, bad, cooldown, last_epoch);
-  nlohmann::json j = {{"epoch", state.epoch},
-                      {"best_epoch", state.best_epoch},
-                      {"best_val_rmse", state.best_val_rmse},
-                      {"epochs_without_improvement", state.epochs_without_improvement},
-                      {"learning_rate", optimizer.learning_rate()},
-                      {"dropout_rng", {{"seed", dropout_rng.seed()}, {"offset", dropout_rng.offset()}}},
-                      {"plateau", {{"best", best_metric}, {"bad_epochs", bad}, {"cooldown", cooldown}, {"last_epoch", last_epoch}}},
-                      {"history", nlohmann::json::array()}};
-  for (const EpochRecord& r : state.history) j["history"].push_back(to_json(r));
-  const fs::path tmp = dir / "trainer_state.json.tmp";
-  {
-    std::ofstream out(tmp);
-    out << j.dump(2) << "\n";
-    DISPA_CHECK(out.good(), "cannot write {}", tmp.string());
-  }
-  fs::rename(tmp, dir / "trainer_state.json");
-}
-
-fs::path sibling(const fs::path& dir, const char* suffix) { return fs::path(dir.string() + suffix); }
-
-void save_checkpoint(const fs::path& dir, const Dispa& model, const Adam& optimizer, const ReduceLROnPlateau& plateau,
-                     const Generator& dropout_rng, const TrainerState& state, const std::map<std::string, Tensor>& best) {
-  const fs::path fresh = sibling(dir, ".tmp"), old = sibling(dir, ".old");
-  fs::remove_all(fresh);
-  write_checkpoint_files(fresh, model, optimizer, plateau, dropout_rng, state, best);
-  fs::remove_all(old);
-  if (fs::exists(dir)) fs::rename(dir, old);
-  fs::rename(fresh, dir);
-  fs::remove_all(old);
-}
-
-bool load_checkpoint(const fs::path& dir, Dispa& model, Adam& optimizer, ReduceLROnPlateau& plateau,
-                     Generator& dropout_rng, TrainerState& state, std::map<std::string, Tensor>& best) {
-  fs::path json_path = dir / "trainer_state.json";
-  if (!fs::exists(json_path) && fs::exists(sibling(dir, ".old") / "trainer_state.json")) {
-    logging::warn("{} is incomplete (killed while saving?): resuming from the previous checkpoint", dir.string());
-    return load_checkpoint(sibling(dir, ".old"), model, optimizer, plateau, dropout_rng, state, best);
-  }
-  if (!fs::exists(json_path)) return false;
-  std::ifstream in(json_path);
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON: {}", json_path.string(), e.what());
-  }
-  const Device device = model.parameters().front().device();
-  auto to_device = [&](std::map<std::string, Tensor> m) {
-    for (auto& [k, v] : m) v = v.to(device);
-    return m;
-  };
-  model.load_state_dict(to_device(load_safetensors((dir / "model.safetensors").string()).tensors));
-  optimizer.load_state(to_device(load_safetensors((dir / "optimizer.safetensors").string()).tensors));
-  best = load_safetensors((dir / "best_model.safetensors").string()).tensors;
-  optimizer.set_learning_rate(j.at("learning_rate"));
-  dropout_rng.set_state(j.at("dropout_rng").at("seed"), j.at("dropout_rng").at("offset"));
-  plateau.set_state(j.at("plateau").at("best"), j.at("plateau").at("bad_epochs"), j.at("plateau").at("cooldown"),
-                    j.at("plateau").at("last_epoch"));
-  state.epoch = j.at("epoch");
-  state.best_epoch = j.at("best_epoch");
-  state.best_val_rmse = j.at("best_val_rmse");
-  state.epochs_without_improvement = j.at("epochs_without_improvement");
-  state.history.clear();
-  for (const auto& r : j.at("history")) state.history.push_back(epoch_from_json(r));
-  return true;
-}
-
 std::map<std::string, Tensor> host_copy(const std::map<std::string, Tensor>& state) {
   std::map<std::string, Tensor> out;
   for (auto& [k, v] : state) out[k] = v.to(Device::cpu()).clone();
   return out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// One optimizer step on `pairs`; returns the batch's mean loss.
+double train_step(const TrainingParts& parts, const FeaturizedDataset& data, const std::vector<int64_t>& pairs,
+                  const TrainerOptions& options, int epoch, int64_t step) {
+  const Batch batch = make_batch(data, pairs);
+  const Tensor loss = mse_loss(parts.model.forward(batch.inputs).prediction, batch.target);
+  const double loss_value = loss.item();
+  DISPA_CHECK(std::isfinite(loss_value), "train: non-finite loss {} at epoch {}, step {} (batch of {} pairs)",
+              loss_value, epoch, step + 1, pairs.size());
+  loss.backward();
+  if (options.clip_grad_norm > 0) {
+    const double norm = clip_grad_norm(parts.model.named_parameters(), options.clip_grad_norm);
+    DISPA_CHECK(std::isfinite(norm), "train: non-finite gradient norm at epoch {}, step {}", epoch, step + 1);
+  }
+  parts.optimizer.step();
+  parts.optimizer.zero_grad();
+  return loss_value;
 }
 
 }  // namespace
@@ -163,20 +78,35 @@ std::map<std::string, Tensor> host_copy(const std::map<std::string, Tensor>& sta
 TrainResult train_model(Dispa& model, const FeaturizedDataset& data, const std::vector<int64_t>& train_pairs,
                         const std::vector<int64_t>& val_pairs, const TrainerOptions& options) {
   DISPA_CHECK(!train_pairs.empty(), "train: no training pairs");
+  DISPA_CHECK(options.epochs >= 1, "train: --epochs must be at least 1, got {}", options.epochs);
   DISPA_CHECK(options.batch_size >= 2, "train: batch size must be at least 2 (BatchNorm), got {}", options.batch_size);
   Adam optimizer(model.named_parameters(), options.learning_rate, 0.9, 0.999, 1e-8, options.weight_decay);
   ReduceLROnPlateau plateau(optimizer, options.plateau);
+  const TrainingParts parts{model, optimizer, plateau, model.dropout_rng(), options.batch_size};
   TrainerState state;
   std::map<std::string, Tensor> best = host_copy(model.state_dict());
-  const fs::path checkpoint_dir = options.run_dir.empty() ? fs::path() : fs::path(options.run_dir) / "checkpoint";
+  const fs::path fold_dir = options.run_dir;  // empty: no checkpoints
   if (options.resume) {
-    DISPA_CHECK(!checkpoint_dir.empty(), "train: --resume needs a run folder");
-    if (load_checkpoint(checkpoint_dir, model, optimizer, plateau, model.dropout_rng(), state, best))
-      logging::info("resuming after epoch {} (best val RMSE {:.4f} at epoch {})", state.epoch, state.best_val_rmse,
-                state.best_epoch);
-    else
-      logging::info("no checkpoint in {}: starting from scratch", checkpoint_dir.string());
+    DISPA_CHECK(!fold_dir.empty(), "train: --resume needs a run folder");
+    if (const auto from = load_checkpoint(fold_dir, parts, state, best)) {
+      if (state.step > 0)
+        logging::info("resuming inside epoch {} after step {} (best val RMSE {:.4f} at epoch {})", state.epoch + 1,
+                      state.step, state.best_val_rmse, state.best_epoch);
+      else
+        logging::info("resuming after epoch {} (best val RMSE {:.4f} at epoch {})", state.epoch, state.best_val_rmse,
+                      state.best_epoch);
+    } else {
+      logging::info("no checkpoint in {}: starting from scratch", fold_dir.string());
+    }
   }
+  auto checkpoint = [&] {
+    if (!fold_dir.empty()) save_checkpoint(fold_dir, parts, state, best);
+  };
+  auto interrupted = [&](int signal, const std::string& where) {
+    return Interrupted(signal, fmt::format("interrupted by {} {}; {}", signal_name(signal), where,
+                                           fold_dir.empty() ? std::string("nothing saved (no run folder)")
+                                                            : "checkpoint saved in " + (fold_dir / "checkpoint").string()));
+  };
 
   int epochs_this_call = 0;
   TrainResult result;
@@ -192,40 +122,37 @@ TrainResult train_model(Dispa& model, const FeaturizedDataset& data, const std::
     const int epoch = state.epoch + 1;
     const auto start = std::chrono::steady_clock::now();
     model.train();
+    // The order depends only on (seed, epoch), so a resumed epoch replays the same batches.
     const std::vector<int64_t> order = philox_permutation(int64_t(train_pairs.size()), options.seed, uint64_t(epoch));
     const int64_t n = int64_t(order.size());
     const int64_t steps = (n + options.batch_size - 1) / options.batch_size;
     logging::Progress progress(fmt::format("epoch {}/{}", epoch, options.epochs), steps);
-    double loss_sum = 0;
-    int64_t loss_count = 0;
-    for (int64_t step = 0; step < steps; ++step) {
+    for (int64_t step = state.step; step < steps; ++step) {
       const int64_t begin = step * options.batch_size, end = std::min(n, begin + options.batch_size);
-      if (end - begin < 2) continue;  // BatchNorm needs two samples; at most one pair is skipped per epoch
-      std::vector<int64_t> idx(size_t(end - begin));
-      for (int64_t i = begin; i < end; ++i) idx[size_t(i - begin)] = train_pairs[size_t(order[size_t(i)])];
-      const Batch batch = make_batch(data, idx);
-      const Tensor loss = mse_loss(model.forward(batch.inputs).prediction, batch.target);
-      const double loss_value = loss.item();
-      DISPA_CHECK(std::isfinite(loss_value), "train: non-finite loss {} at epoch {}, step {} (batch of {} pairs)",
-                  loss_value, epoch, step + 1, end - begin);
-      loss.backward();
-      if (options.clip_grad_norm > 0) {
-        const double norm = clip_grad_norm(model.named_parameters(), options.clip_grad_norm);
-        DISPA_CHECK(std::isfinite(norm), "train: non-finite gradient norm at epoch {}, step {}", epoch, step + 1);
+      if (end - begin >= 2) {  // BatchNorm needs two samples; at most one pair is skipped per epoch
+        std::vector<int64_t> idx(size_t(end - begin));
+        for (int64_t i = begin; i < end; ++i) idx[size_t(i - begin)] = train_pairs[size_t(order[size_t(i)])];
+        const double loss_value = train_step(parts, data, idx, options, epoch, step);
+        state.loss_sum += loss_value * double(end - begin);
+        state.loss_count += end - begin;
       }
-      optimizer.step();
-      optimizer.zero_grad();
-      loss_sum += loss_value * double(end - begin);
-      loss_count += end - begin;
-      progress.update(step + 1, fmt::format("loss {:.4f}", loss_sum / double(loss_count)));
+      state.step = step + 1;
+      progress.update(step + 1, fmt::format("loss {:.4f}", state.loss_sum / double(std::max<int64_t>(1, state.loss_count))));
+      fault_point("train-step");
+      if (const int signal = interrupt_signal()) {  // Ctrl-C: this step is done; save the position in the epoch
+        state.epoch_seconds += seconds_since(start);
+        progress.stop(fmt::format("interrupted by {}", signal_name(signal)));
+        checkpoint();
+        throw interrupted(signal, fmt::format("in epoch {} after step {} of {}", epoch, step + 1, steps));
+      }
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = state.epoch_seconds + seconds_since(start);
     EpochRecord record;
     record.epoch = epoch;
-    record.train_loss = loss_sum / double(std::max<int64_t>(1, loss_count));
+    record.train_loss = state.loss_sum / double(std::max<int64_t>(1, state.loss_count));
     record.learning_rate = optimizer.learning_rate();
     record.seconds = seconds;
-    record.samples_per_second = double(loss_count) / std::max(seconds, 1e-9);
+    record.samples_per_second = double(state.loss_count) / std::max(seconds, 1e-9);
     const std::vector<float> val_pred = predict_pairs(model, data, val_pairs);
     record.val_rmse = rmse_of(val_pred, data, val_pairs);
     record.val_loss = record.val_rmse * record.val_rmse;
@@ -234,6 +161,10 @@ TrainResult train_model(Dispa& model, const FeaturizedDataset& data, const std::
     plateau.step(record.val_rmse);
     state.history.push_back(record);
     state.epoch = epoch;
+    state.step = 0;
+    state.loss_sum = 0;
+    state.loss_count = 0;
+    state.epoch_seconds = 0;
     if (record.val_rmse < state.best_val_rmse) {
       state.best_val_rmse = record.val_rmse;
       state.best_epoch = epoch;
@@ -242,9 +173,9 @@ TrainResult train_model(Dispa& model, const FeaturizedDataset& data, const std::
     } else {
       ++state.epochs_without_improvement;
     }
-    if (!checkpoint_dir.empty())
-      save_checkpoint(checkpoint_dir, model, optimizer, plateau, model.dropout_rng(), state, best);
+    checkpoint();
     ++epochs_this_call;
+    if (const int signal = interrupt_signal()) throw interrupted(signal, fmt::format("after epoch {}", epoch));
   }
   if (state.epochs_without_improvement >= options.early_stopping_patience && options.early_stopping_patience > 0)
     logging::info("early stopping: no validation improvement for {} epochs", state.epochs_without_improvement);

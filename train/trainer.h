@@ -1,8 +1,10 @@
 // The training loop: Adam with L2 weight decay (torch.optim.Adam semantics), ReduceLROnPlateau on
 // the validation RMSE, early stopping, optional gradient clipping, a non-finite check on every
-// step, a checkpoint after every epoch (model, optimizer, RNG and schedule state) so a killed run
-// resumes with --resume and ends with the same numbers, and the best model kept by validation
-// RMSE. Deterministic for a given seed on the CPU (same thread count).
+// step, a checkpoint after every epoch (train/checkpoint.h: model, optimizer, RNG and schedule
+// state) so a killed run resumes with --resume and ends with the same numbers, and the best model
+// kept by validation RMSE. Under an InterruptHandler (engine/interrupt.h) a SIGINT/SIGTERM ends
+// the current step, saves a checkpoint that records the position inside the epoch, and throws
+// Interrupted. Deterministic for a given seed on the CPU (same thread count).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -24,7 +26,7 @@ struct TrainerOptions {
   int early_stopping_patience = 10;   // epochs without validation improvement; 0 = off
   ReduceLROnPlateau::Options plateau{"min", 0.5, 5, 1e-4, "rel", 0, 1e-6, 1e-8};
   uint64_t seed = 0;
-  std::string run_dir;                // checkpoints go to run_dir/checkpoint; empty = none
+  std::string run_dir;                // the fold folder: checkpoints go to run_dir/checkpoint; empty = none
   bool resume = false;
   int stop_after_epochs = 0;          // testing aid: return after this many epochs of this call
 };
@@ -42,6 +44,7 @@ struct TrainResult {
 };
 
 // Trains `model` in place; on return the model holds the best weights (by validation RMSE).
+// Throws dispa::Interrupted (after saving a checkpoint) when a handled signal arrives.
 TrainResult train_model(Dispa& model, const FeaturizedDataset& data, const std::vector<int64_t>& train_pairs,
                         const std::vector<int64_t>& val_pairs, const TrainerOptions& options);
 

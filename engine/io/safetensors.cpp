@@ -7,6 +7,8 @@
 // multiple of 8 bytes; the file appears atomically (temporary file in the same folder, fsync, rename).
 #include "engine/io/safetensors.h"
 
+#include "engine/io/atomic_file.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -116,12 +118,6 @@ Tensor parse_entry(const std::string& path, const std::string& name, const nlohm
   return t;
 }
 
-// A unique name next to `path`, so the final rename stays within one file system.
-std::string temporary_path(const std::string& path) {
-  static std::atomic<uint64_t> counter{0};
-  return fmt::format("{}.tmp-{}-{}", path, static_cast<long>(::getpid()), counter.fetch_add(1));
-}
-
 }  // namespace
 
 SafetensorsFile load_safetensors(const std::string& path) {
@@ -207,41 +203,12 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   text.append((8 - text.size() % 8) % 8, ' ');
   const uint64_t header_len = text.size();
 
-  const std::string tmp = temporary_path(path);
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  DISPA_CHECK(f != nullptr, "safetensors: writing '{}': cannot create temporary file '{}': {}", path, tmp,
-              std::strerror(errno));
-  int err = 0;  // first errno seen; EIO when a call failed without setting one
-  auto good = [&](bool ok) {
-    if (!ok && err == 0) err = errno != 0 ? errno : EIO;
-    return ok;
-  };
-  errno = 0;
-  bool ok = good(std::fwrite(&header_len, 8, 1, f) == 1) && good(std::fwrite(text.data(), 1, text.size(), f) == text.size());
-  for (const auto& [name, t] : order) {
-    if (!ok) break;
-    const size_t n = t.nbytes();
-    ok = n == 0 || good(std::fwrite(t.raw_data(), 1, n, f) == n);
-  }
-  ok = ok && good(std::fflush(f) == 0) && good(::fsync(::fileno(f)) == 0);  // on disk before the rename publishes it
-  ok = good(std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    fail("safetensors: writing '{}' failed (temporary file '{}'): {}", path, tmp, std::strerror(err));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    fail("safetensors: cannot rename '{}' to '{}': {}", tmp, path, std::strerror(err));
-  }
-  // Persist the rename itself (best effort: some file systems refuse fsync on a directory).
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  io::AtomicFile file(path);  // temporary file, fsync, rename, fsync the folder
+  file.write(&header_len, 8);
+  file.write(text);
+  for (const auto& [name, t] : order)
+    if (t.nbytes() > 0) file.write(t.raw_data(), t.nbytes());
+  file.commit();
 }
 
 }  // namespace dispa

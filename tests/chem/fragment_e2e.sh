@@ -36,12 +36,25 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["molec
 # 4. --smiles
 [[ $("$dispa" fragment --smiles CCCOCC --quiet | tail -1 | cut -f2) == 3 ]] || fail "--smiles CCCOCC"
 
-# 5. Bad rows: reported with line numbers on stderr, the others written, exit code 1.
+# 5. Bad rows: reported with line numbers on stderr, exit code 1, and no output file (a table
+#    missing rows must not look complete); --skip-invalid writes the good rows and exits 0.
 { head -3 "$drugs"; printf 'Broken\t0\tC1CC(\tnone\tOther\t0\n'; printf 'Short\n'; tail -n +4 "$drugs"; } > "$tmp/bad.tsv"
 "$dispa" fragment --drugs "$tmp/bad.tsv" --out "$tmp/bad_out.tsv" --quiet 2> "$tmp/bad_err"
 rc=$?
 [[ $rc -eq 1 ]] || fail "bad rows: exit code $rc, expected 1"
 grep -q "bad.tsv:4: .*drug 'Broken'.*'C1CC('" "$tmp/bad_err" || fail "line 4 not reported: $(cat "$tmp/bad_err")"
 grep -q "bad.tsv:5: " "$tmp/bad_err" || fail "line 5 not reported: $(cat "$tmp/bad_err")"
-[[ $(wc -l < "$tmp/bad_out.tsv") -eq 13 ]] || fail "the 12 good rows were not all written"
+grep -q "not written (pass --skip-invalid" "$tmp/bad_err" || fail "no 'not written' message: $(cat "$tmp/bad_err")"
+[[ ! -e "$tmp/bad_out.tsv" ]] || fail "a partial table was written without --skip-invalid"
+ls "$tmp" | grep -q '\.tmp' && fail "a temporary file was left behind: $(ls "$tmp")"
+"$dispa" fragment --drugs "$tmp/bad.tsv" --out "$tmp/bad_out.tsv" --skip-invalid --quiet 2> "$tmp/bad_err" \
+  || fail "--skip-invalid: exit code $?"
+grep -q "warning: skipped .*bad.tsv:4: " "$tmp/bad_err" || fail "--skip-invalid: line 4 not reported: $(cat "$tmp/bad_err")"
+[[ $(wc -l < "$tmp/bad_out.tsv") -eq 13 ]] || fail "--skip-invalid: the 12 good rows were not all written"
+
+# 6. An output path that is a folder is refused before any work, leaving nothing beside it.
+mkdir -p "$tmp/outdir"
+"$dispa" fragment --drugs "$drugs" --out "$tmp/outdir" --quiet 2> "$tmp/dir_err" && fail "--out DIR: exit code 0"
+grep -q "is a folder" "$tmp/dir_err" || fail "--out DIR: $(cat "$tmp/dir_err")"
+ls "$tmp" | grep -q '\.tmp' && fail "--out DIR left a temporary file: $(ls "$tmp")"
 echo "fragment e2e: ok"
