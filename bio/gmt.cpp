@@ -23,14 +23,14 @@ std::vector<GeneSet> parse_gmt(std::string_view text, const std::string& source,
     if (is_blank(line)) continue;
     split_tabs(line, fields);
     DISPA_CHECK(fields.size() >= 2,
-                "{}: expected 'id<TAB>description<TAB>gene...', found no tab in '{:.60}'", location(source, number),
-                line);
+                "{}: expected 'id<TAB>description<TAB>gene...', found no tab in '{}'", location(source, number),
+                shorten(line));
     GeneSet set;
     set.id = std::string(trim(fields[0]));
     DISPA_CHECK(!set.id.empty(), "{}: empty gene-set id", location(source, number, 1));
     const auto [it, inserted] = line_of_id.emplace(set.id, number);
-    DISPA_CHECK(inserted, "{}: gene set '{}' is defined twice (lines {} and {})", location(source, number, 1), set.id,
-                it->second, number);
+    DISPA_CHECK(inserted, "{}: gene set '{}' is defined twice (lines {} and {})", location(source, number, 1),
+                shorten(set.id), it->second, number);
     set.description = std::string(trim(fields[1]));
     set.line = number;
     seen.clear();

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 
 #include "chem/brics.h"
 #include "engine/error.h"
@@ -30,12 +29,13 @@ void set_row(Tensor& t, int64_t row, const std::vector<float>& values) {
 // ---- feature files -------------------------------------------------------------------------------
 
 FeatureTable load_feature_table(const std::string& path) {
-  std::ifstream in(path);
-  DISPA_CHECK(in.good(), "features: cannot open '{}'", path);
+  const std::string text = io::read_text_file(path);
+  io::LineScanner lines(text);
   FeatureTable table;
   table.path = path;
-  std::string line;
-  DISPA_CHECK(static_cast<bool>(std::getline(in, line)), "features: '{}' is empty (expected a header)", path);
+  std::string_view line;
+  int64_t number = 0;
+  DISPA_CHECK(lines.next(line, number), "features: '{}' is empty (expected a header)", path);
   const std::vector<std::string> header = io::split_tab_fields(line);
   if (header[0] == "drug_name")
     table.kind = FeatureTable::Kind::per_drug;
@@ -43,14 +43,12 @@ FeatureTable load_feature_table(const std::string& path) {
     table.kind = FeatureTable::Kind::per_fragment;
   else
     fail("features: {}:1: the first column must be 'drug_name' (one row per drug) or 'fragment' / "
-         "'smiles' (one row per fragment), got '{}'", path, header[0]);
+         "'smiles' (one row per fragment), got '{}'", path, io::shorten(header[0]));
   table.dim = static_cast<int64_t>(header.size()) - 1;
-  DISPA_CHECK(table.dim > 0, "features: {}:1: no value columns after '{}'", path, header[0]);
+  DISPA_CHECK(table.dim > 0, "features: {}:1: no value columns after '{}'", path, io::shorten(header[0]));
   std::unordered_map<std::string, int64_t> first_line;
-  int64_t number = 1;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+  while (lines.next(line, number)) {
+    if (io::is_blank(line)) continue;
     const std::vector<std::string> fields = io::split_tab_fields(line);
     DISPA_CHECK(static_cast<int64_t>(fields.size()) == table.dim + 1, "features: {}:{}: {} fields, the header has {}",
                 path, number, fields.size(), table.dim + 1);
@@ -69,10 +67,11 @@ FeatureTable load_feature_table(const std::string& path) {
       auto [ptr, ec] = std::from_chars(f.data(), end, values[static_cast<size_t>(c)]);
       DISPA_CHECK(ec == std::errc() && ptr == end && std::isfinite(values[static_cast<size_t>(c)]),
                   "features: {}:{}: column {} ('{}') is not a finite number: '{}'", path, number, c + 2,
-                  header[static_cast<size_t>(c) + 1], f);
+                  io::shorten(header[static_cast<size_t>(c) + 1]), io::shorten(f));
     }
     auto [it, inserted] = first_line.emplace(key, number);
-    DISPA_CHECK(inserted, "features: {}:{}: '{}' already has a row on line {}", path, number, fields[0], it->second);
+    DISPA_CHECK(inserted, "features: {}:{}: '{}' already has a row on line {}", path, number, io::shorten(fields[0]),
+                it->second);
     table.rows.emplace(std::move(key), std::move(values));
   }
   return table;

@@ -10,6 +10,7 @@ packages=(
   libopenbabel-dev openbabel
   libopenblas-dev          # benchmark yardstick only: never linked into the product
   libomp-dev
+  zlib1g-dev               # gzip-compressed input tables (engine/io/text)
 )
 missing=()
 for p in "${packages[@]}"; do
