@@ -147,7 +147,7 @@ DrugFeatures DrugFeaturizer::featurize(std::string_view name, std::string_view s
     if (has_fragment_table_) {
       auto it = fragment_table_.rows.find(f.smiles);
       DISPA_CHECK(it != fragment_table_.rows.end(), "drug features: fragment '{}' of drug '{}' is not in '{}'",
-                  f.smiles, name, fragment_table_.path);
+                  f.smiles, io::shorten(name), fragment_table_.path);
       set_row(out.fragments, i, it->second);
     } else {
       set_row(out.fragments, i, fingerprint_features(f.molecule));
@@ -156,7 +156,8 @@ DrugFeatures DrugFeaturizer::featurize(std::string_view name, std::string_view s
   }
   if (has_drug_table_) {
     auto it = drug_table_.rows.find(std::string(name));
-    DISPA_CHECK(it != drug_table_.rows.end(), "drug features: drug '{}' is not in '{}'", name, drug_table_.path);
+    DISPA_CHECK(it != drug_table_.rows.end(), "drug features: drug '{}' is not in '{}'", io::shorten(name),
+                drug_table_.path);
     out.global = vector_tensor(it->second);
   } else {
     out.global = vector_tensor(fingerprint_features(parsed.molecule));
@@ -164,7 +165,7 @@ DrugFeatures DrugFeaturizer::featurize(std::string_view name, std::string_view s
   return out;
 }
 
-DrugFeatureBatch DrugFeaturizer::featurize_all(const std::vector<DrugRecord>& drugs) const {
+DrugFeatureBatch DrugFeaturizer::featurize_all(const std::vector<DrugRecord>& drugs, const std::string& source) const {
   const int64_t N = static_cast<int64_t>(drugs.size()), L = options_.max_fragments;
   DrugFeatureBatch batch;
   batch.global = Tensor::zeros({N, global_dim()});
@@ -176,7 +177,7 @@ DrugFeatureBatch DrugFeaturizer::featurize_all(const std::vector<DrugRecord>& dr
     try {
       f = featurize(drug.name, drug.smiles);
     } catch (const Error& e) {
-      fail("drug features: line {}: {}", drug.line, e.what());
+      fail("{}:{}: {}", source.empty() ? std::string("drugs") : source, drug.line, e.what());
     }
     std::copy_n(f.global.data<float>(), f.global.numel(), batch.global.data<float>() + n * f.global.numel());
     std::copy_n(f.fragments.data<float>(), f.fragments.numel(),
