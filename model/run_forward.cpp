@@ -1,18 +1,17 @@
 #include "model/run_forward.h"
 
-#include <fstream>
 
 #include "engine/autograd.h"
 #include "engine/io/safetensors.h"
+#include "engine/io/text.h"
 
 namespace dispa {
 
 DispaConfig load_dispa_config(const std::string& path) {
-  std::ifstream in(path);
-  DISPA_CHECK(in.good(), "cannot open config file '{}'", path);
+  const std::string text = io::read_text_file(path);
   nlohmann::json j;
   try {
-    in >> j;
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     fail("{}: not valid JSON: {}", path, e.what());
   }
@@ -23,7 +22,67 @@ DispaConfig load_dispa_config(const std::string& path) {
   }
 }
 
+namespace {
+
+// One weight whose shape the config determines, each axis with the config key that sets it.
+struct ExpectedWeight {
+  std::string name;
+  std::vector<std::pair<int64_t, std::string>> axes;
+};
+
+std::vector<ExpectedWeight> expected_weights(const DispaConfig& c) {
+  const int64_t E = c.embed_dim, h = c.ffn_hidden, A = c.attn_dim;
+  const std::string df_key = c.substructure_dim > 0 ? "substructure_dim" : "drug_dim";
+  std::vector<ExpectedWeight> out = {
+      {"gene_ffn.fc1.weight", {{h, "ffn_hidden"}, {c.max_genes_per_pathway, "max_genes_per_pathway"}}},
+      {"gene_ffn.fc2.weight", {{E, "embed_dim"}, {h, "ffn_hidden"}}},
+      {"slab_norm.weight", {{c.pathways, "pathways"}, {E, "embed_dim"}}},
+      {"sub_ffn.fc1.weight", {{h, "ffn_hidden"}, {c.fragment_dim(), df_key}}},
+      {"drug_ffn.fc1.weight", {{h, "ffn_hidden"}, {c.drug_dim, "drug_dim"}}},
+      {"path2sub.q_proj.weight", {{A, "attn_dim"}, {E, "embed_dim"}}},
+      {"drug2path.q_proj.weight", {{A, "attn_dim"}, {E, "embed_dim"}}},
+      {"path2sub.subln.weight", {{A / c.heads, "heads"}}},
+  };
+  if (c.attention == "differential") out.push_back({"path2sub.lambda_q1", {{A / (2 * c.heads), "heads"}}});
+  int64_t width = 3 * E;
+  for (size_t i = 0; i < c.head_dims.size(); ++i) {
+    out.push_back({fmt::format("head.blocks.{}.linear.weight", i),
+                   {{c.head_dims[i], "head_dims"}, {width, i == 0 ? "embed_dim" : "head_dims"}}});
+    width = c.head_dims[i];
+  }
+  out.push_back({"head.out.weight", {{1, "head_dims"}, {width, "head_dims"}}});
+  return out;
+}
+
+}  // namespace
+
+void check_weights_match_config(const DispaConfig& config, const std::string& weights_path) {
+  const SafetensorsHeader header = read_safetensors_header(weights_path);
+  for (const ExpectedWeight& w : expected_weights(config)) {
+    Shape want;
+    for (const auto& axis : w.axes) want.push_back(axis.first);
+    const auto it = header.entries.find(w.name);
+    if (it == header.entries.end()) {
+      const bool lambda = w.name.find("lambda") != std::string::npos;
+      fail("{}: no tensor '{}', which the config's {} needs{}", weights_path, w.name,
+           lambda ? "'attention' = differential" : fmt::format("'{}'", w.axes.front().second),
+           lambda ? " (are these vanilla-attention weights?)" : "");
+    }
+    const Shape& got = it->second.shape;
+    for (size_t a = 0; a < w.axes.size(); ++a)
+      DISPA_CHECK(got.size() == want.size() && got[a] == want[a],
+                  "{}: '{}' is {} but the config asks for {}: config key '{}' does not match these weights", weights_path,
+                  w.name, shape_str(got), shape_str(want), w.axes[a].second);
+  }
+  // No extra head block: the config's head_dims lists every one.
+  const std::string extra = fmt::format("head.blocks.{}.linear.weight", config.head_dims.size());
+  DISPA_CHECK(!header.entries.count(extra), "{}: has '{}' but the config's head_dims lists only {} blocks",
+              weights_path, extra, config.head_dims.size());
+}
+
 std::unique_ptr<Dispa> load_dispa(const DispaConfig& config, const std::string& weights_path) {
+  // Header first: a config that disagrees with the weights fails before the model is allocated.
+  check_weights_match_config(config, weights_path);
   auto model = std::make_unique<Dispa>(config);
   SafetensorsFile file = load_safetensors(weights_path);
   try {

@@ -12,7 +12,12 @@
 namespace dispa {
 
 DispaConfig load_dispa_config(const std::string& path);  // JSON file; errors name the file
-// Builds the model for `config` and loads `weights_path` (strict: every name must match).
+// Reads only the safetensors header of `weights_path` and checks that the tensors the config
+// determines (FFN, slab norm, attention and head weights) have the shapes it implies; a mismatch
+// names the tensor, both shapes and the config key.
+void check_weights_match_config(const DispaConfig& config, const std::string& weights_path);
+// check_weights_match_config, then builds the model for `config` and loads `weights_path`
+// (strict: every name must match), so a wrong config fails before anything is allocated.
 std::unique_ptr<Dispa> load_dispa(const DispaConfig& config, const std::string& weights_path);
 // Reads expression, pathway_gene_indices, drug, substructures, mask from a safetensors file.
 DispaInputs load_dispa_inputs(const std::string& path, Device device = Device::cpu());

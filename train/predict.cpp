@@ -64,10 +64,6 @@ std::vector<std::vector<float>> predict_with_run(TrainedRun& run, const Featuriz
       for (size_t i = start; i < std::min(n, start + size_t(batch_size)); ++i) indices.push_back(int64_t(i));
       const Batch batch = make_batch(inputs, indices);
       const std::vector<float> p = model.forward(batch.inputs).prediction.to(Device::cpu()).to_vector<float>();
-      for (size_t i = 0; i < p.size(); ++i)
-        DISPA_CHECK(std::isfinite(p[i]), "predict: fold {} gives a non-finite prediction ({}) for cell '{}', drug '{}'",
-                    run.fold(m), p[i], inputs.cell_ids[size_t(inputs.pairs[start + i].cell)],
-                    inputs.drug_names[size_t(inputs.pairs[start + i].drug)]);
       out[m].insert(out[m].end(), p.begin(), p.end());
       if (progress) progress->update(++done, fmt::format("fold {}", run.fold(m)));
     }
@@ -116,6 +112,7 @@ PredictionTable run_predict(const PredictOptions& o) {
   PredictionTable t;
   t.per_fold = predict_with_run(run, ds, o.batch_size);
   for (size_t m = 0; m < run.n_models(); ++m) t.folds.push_back(run.fold(m));
+  check_finite_predictions(t.per_fold, t.folds, ds);
   const size_t n = ds.pairs.size(), models = t.per_fold.size();
   for (const Pair& p : ds.pairs) {
     t.cell_ids.push_back(ds.cell_ids[size_t(p.cell)]);

@@ -7,11 +7,13 @@
 //  * explain matches the model's forward on the training tensors, rows sum to 1 − λ, files exist;
 //  * errors name file, line and the offending id; bad SMILES fail or are skipped on request.
 #include <fstream>
+#include <limits>
 #include <map>
 
 #include <doctest/doctest.h>
 
 #include "engine/autograd.h"
+#include "engine/io/safetensors.h"
 #include "engine/log.h"
 #include "tests/support/close.h"
 #include "tests/support/error_of.h"
@@ -338,4 +340,24 @@ TEST_CASE("attention SVG: diverging colours by sign, one cell per value, labels 
   b.labels = {"x", "y"};
   b.values = {0.3f, -0.1f};
   CHECK(bar_chart_svg(b).find("</svg>") != std::string::npos);
+}
+
+TEST_CASE("TrainedRun: fold_k/config.json is read and must agree with run.json") {
+  const TinyRun& t = tiny_run();
+  if (!t.ok) return;
+  test::TempDir tmp("trained_run_config");
+  const fs::path fold = tmp.path() / "fold_0";
+  fs::copy(t.run / "fold_0", fold, fs::copy_options::recursive);
+  CHECK_NOTHROW(TrainedRun::load(fold));
+  nlohmann::json config;
+  std::ifstream(fold / "config.json") >> config;
+  config["head_dropout"] = 0.25;
+  std::ofstream(fold / "config.json") << config.dump(2);
+  std::string e = error_of([&] { TrainedRun::load(fold); });
+  CHECK_MESSAGE(e.find("config.json") != std::string::npos, e);
+  CHECK_MESSAGE(e.find("'head_dropout'") != std::string::npos, e);
+  CHECK_MESSAGE(e.find("run.json") != std::string::npos, e);
+  fs::remove(fold / "config.json");
+  e = error_of([&] { TrainedRun::load(fold); });
+  CHECK_MESSAGE(e.find("config.json") != std::string::npos, e);
 }
