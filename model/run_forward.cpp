@@ -7,18 +7,19 @@
 
 namespace dispa {
 
-DispaConfig load_dispa_config(const std::string& path) {
-  const std::string text = io::read_text_file(path);
+DispaConfig load_dispa_config(const std::string& path) { return parse_dispa_config(io::read_text_file(path), path); }
+
+DispaConfig parse_dispa_config(std::string_view text, const std::string& source) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON: {}", path, e.what());
+    fail("{}: not valid JSON: {}", source, e.what());
   }
   try {
     return DispaConfig::from_json(j);
   } catch (const Error& e) {
-    fail("{}: {}", path, e.what());
+    fail("{}: {}", source, e.what());
   }
 }
 

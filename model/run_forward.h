@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "engine/tensor.h"
 #include "model/dispa.h"
@@ -12,6 +13,7 @@
 namespace dispa {
 
 DispaConfig load_dispa_config(const std::string& path);  // JSON file; errors name the file
+DispaConfig parse_dispa_config(std::string_view text, const std::string& source);  // the same from memory
 // Reads only the safetensors header of `weights_path` and checks that the tensors the config
 // determines (FFN, slab norm, attention and head weights) have the shapes it implies; a mismatch
 // names the tensor, both shapes and the config key.

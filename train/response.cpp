@@ -56,8 +56,9 @@ std::string ExcludedPairs::summary() const {
   return s;
 }
 
-ResponseData read_response(const std::filesystem::path& file, const ResponseReadOptions& options) {
-  TsvReader in(file);
+namespace {
+
+ResponseData read_response_rows(TsvReader& in, const ResponseReadOptions& options) {
   const int c_cell = in.column("cell_id");
   const int c_drug = in.column("drug_name");
   const int c_value = in.column("ln_ic50");
@@ -107,6 +108,36 @@ ResponseData read_response(const std::filesystem::path& file, const ResponseRead
   return out;
 }
 
+CellAnnotations read_cell_rows(TsvReader& in) {
+  const int c_cell = in.column("cell_id");
+  const int c_lineage = in.column("lineage");
+  CellAnnotations out;
+  std::unordered_map<std::string, int64_t> line_of;
+  while (in.next()) {
+    const std::string& cell = in.field(c_cell);
+    DISPA_CHECK(!cell.empty(), "{}: empty cell_id", in.where());
+    DISPA_CHECK(!in.field(c_lineage).empty(), "{}: empty lineage (write NA when missing)", in.where());
+    const auto [it, inserted] = line_of.try_emplace(cell, in.line());
+    DISPA_CHECK(inserted, "{}: duplicate cell_id '{}' (first on line {})", in.where(), io::shorten(cell), it->second);
+    out.index.emplace(cell, static_cast<int32_t>(out.cell_ids.size()));
+    out.cell_ids.push_back(cell);
+    out.lineages.push_back(in.field(c_lineage));
+  }
+  return out;
+}
+
+}  // namespace
+
+ResponseData read_response(const std::filesystem::path& file, const ResponseReadOptions& options) {
+  TsvReader in(file);
+  return read_response_rows(in, options);
+}
+
+ResponseData parse_response(std::string text, const std::string& source, const ResponseReadOptions& options) {
+  TsvReader in(std::move(text), source);
+  return read_response_rows(in, options);
+}
+
 std::vector<std::string> read_id_column(const std::filesystem::path& file, std::string_view column) {
   TsvReader in(file);
   const int c = in.column(column);
@@ -149,21 +180,12 @@ std::unordered_map<std::string, std::string> CellAnnotations::lineage_map() cons
 
 CellAnnotations read_cell_annotations(const std::filesystem::path& file) {
   TsvReader in(file);
-  const int c_cell = in.column("cell_id");
-  const int c_lineage = in.column("lineage");
-  CellAnnotations out;
-  std::unordered_map<std::string, int64_t> line_of;
-  while (in.next()) {
-    const std::string& cell = in.field(c_cell);
-    DISPA_CHECK(!cell.empty(), "{}: empty cell_id", in.where());
-    DISPA_CHECK(!in.field(c_lineage).empty(), "{}: empty lineage (write NA when missing)", in.where());
-    const auto [it, inserted] = line_of.try_emplace(cell, in.line());
-    DISPA_CHECK(inserted, "{}: duplicate cell_id '{}' (first on line {})", in.where(), io::shorten(cell), it->second);
-    out.index.emplace(cell, static_cast<int32_t>(out.cell_ids.size()));
-    out.cell_ids.push_back(cell);
-    out.lineages.push_back(in.field(c_lineage));
-  }
-  return out;
+  return read_cell_rows(in);
+}
+
+CellAnnotations parse_cell_annotations(std::string text, const std::string& source) {
+  TsvReader in(std::move(text), source);
+  return read_cell_rows(in);
 }
 
 }  // namespace dispa::train
