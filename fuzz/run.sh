@@ -91,7 +91,7 @@ run_target() {
   # invalid SMILES, fuzz/lsan.supp, and each report costs a heap scan); DISPA_FUZZ_LEAKS=1 enables them.
   export LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
   echo "fuzz: $t for ${seconds} s"
-  "$out/${t}_fuzz" "${dirs[@]}" "${dict[@]}" -max_total_time="$seconds" -max_len="${max_len[$t]}" -timeout=30 \
+  "$out/fuzz/${t}_fuzz" "${dirs[@]}" "${dict[@]}" -max_total_time="$seconds" -max_len="${max_len[$t]}" -timeout=30 \
     -rss_limit_mb=2048 -malloc_limit_mb=1024 -detect_leaks="${DISPA_FUZZ_LEAKS:-0}" \
     -artifact_prefix="$out/crashes/$t/" -print_final_stats=1 "$@"
   echo "fuzz: $t corpus $(ls "$out/corpus/$t" | wc -l) files"

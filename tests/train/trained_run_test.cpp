@@ -361,3 +361,25 @@ TEST_CASE("TrainedRun: fold_k/config.json is read and must agree with run.json")
   e = error_of([&] { TrainedRun::load(fold); });
   CHECK_MESSAGE(e.find("config.json") != std::string::npos, e);
 }
+
+TEST_CASE("predict: non-finite weights give non-finite predictions, reported as an error with the pairs") {
+  const TinyRun& t = tiny_run();
+  if (!t.ok) return;
+  test::TempDir tmp("predict_nan_weights");
+  const fs::path fold = tmp.path() / "fold_0";
+  fs::copy(t.run / "fold_0", fold, fs::copy_options::recursive);
+  SafetensorsFile w = load_safetensors((fold / "model.safetensors").string());
+  // One NaN bias before the FFN's LayerNorm: the whole row becomes NaN, and ReLU must keep it
+  // (it used to map NaN to 0, so predictions stayed finite and silently wrong).
+  w.tensors.at("gene_ffn.fc1.bias").data<float>()[0] = std::numeric_limits<float>::quiet_NaN();
+  save_safetensors((fold / "model.safetensors").string(), w.tensors);
+  PredictOptions o;
+  o.run_dir = fold;
+  o.expression = t.data / "expression.tsv";
+  o.drugs = t.data / "drugs.tsv";
+  o.out = tmp.path() / "preds.tsv";
+  const std::string e = error_of([&] { run_predict(o); });
+  CHECK_MESSAGE(e.find("480 of 480 predictions are not finite") != std::string::npos, e);
+  CHECK_MESSAGE(e.find("ACH-") != std::string::npos, e);
+  CHECK(!fs::exists(o.out));
+}
