@@ -1,7 +1,11 @@
 #include "model/run_forward.h"
 
 
+#include <cmath>
+#include <vector>
+
 #include "engine/autograd.h"
+#include "engine/log.h"
 #include "engine/io/safetensors.h"
 #include "engine/io/text.h"
 
@@ -125,7 +129,31 @@ std::map<std::string, Tensor> run_forward(const ForwardOptions& options) {
                                            {"pathway_tokens", out.pathway_tokens.to(Device::cpu())}};
   if (!options.output_path.empty())
     save_safetensors(options.output_path, tensors, {{"producer", "dispa forward"}, {"config", config.to_json().dump()}});
+  if (const std::string report = non_finite_report(tensors); !report.empty())
+    logging::warn("forward: {} (NaN or inf in the inputs or weights propagates, as in PyTorch)", report);
   return tensors;
+}
+
+std::string non_finite_report(const std::map<std::string, Tensor>& outputs) {
+  std::vector<std::string> parts;
+  for (const auto& [name, t] : outputs) {
+    if (!t.defined()) continue;
+    const std::vector<double> v = t.to(Device::cpu()).to_f64_vector();
+    std::vector<int64_t> rows;
+    int64_t bad = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (std::isfinite(v[i])) continue;
+      ++bad;
+      if (rows.size() < 5) rows.push_back(int64_t(i));
+    }
+    if (bad == 0) continue;
+    if (name == "prediction")
+      parts.insert(parts.begin(), fmt::format("{} of {} predictions are not finite (batch rows {}{})", bad, v.size(),
+                                              fmt::join(rows, ", "), bad > 5 ? ", ..." : ""));
+    else
+      parts.push_back(fmt::format("{} has {} non-finite values", name, bad));
+  }
+  return fmt::format("{}", fmt::join(parts, "; "));
 }
 
 }  // namespace dispa

@@ -30,6 +30,12 @@ struct ForwardOptions {
   bool fused_attention = true;
 };
 // Eval-mode forward; writes prediction, path2sub_attention, drug2path_attention, pathway_tokens.
+// Non-finite outputs (NaN inputs or weights propagate, as in PyTorch) are written as they are and
+// reported by a warning (non_finite_report).
 std::map<std::string, Tensor> run_forward(const ForwardOptions& options);
+
+// "" when every output is finite; otherwise one line: how many predictions are NaN or inf, the
+// first batch rows, and how many non-finite values each other output holds.
+std::string non_finite_report(const std::map<std::string, Tensor>& outputs);
 
 }  // namespace dispa

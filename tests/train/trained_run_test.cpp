@@ -383,3 +383,19 @@ TEST_CASE("predict: non-finite weights give non-finite predictions, reported as 
   CHECK_MESSAGE(e.find("ACH-") != std::string::npos, e);
   CHECK(!fs::exists(o.out));
 }
+
+TEST_CASE("explain: a negative or zero --top / --bars is an error naming the flag and the value") {
+  ExplainOptions o;
+  o.run_dir = "unused";
+  o.cell = "ACH-000030";
+  o.drug = "Olaparib";
+  o.out_dir = "unused";
+  o.top_k = -3;
+  std::string e = error_of([&] { run_explain(o); });
+  CHECK_MESSAGE(e.find("--top must be at least 1") != std::string::npos, e);
+  CHECK_MESSAGE(e.find("got -3") != std::string::npos, e);
+  o.top_k = 10;
+  o.top_bars = 0;
+  e = error_of([&] { run_explain(o); });
+  CHECK_MESSAGE(e.find("--bars must be at least 1") != std::string::npos, e);
+}
