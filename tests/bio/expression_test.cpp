@@ -206,3 +206,15 @@ TEST_CASE("expression: echoed values are shortened") {
     CHECK(m.find("... (5000000 bytes)") != std::string::npos);
   }
 }
+
+TEST_CASE("gene symbols: normalising is idempotent, so a matrix finds every gene it holds by name") {
+  for (const char* raw : {"\"\"TP53\"\"", " \" tp53 \" ", "\"\"\"\"", "\"A\"B\"", "x"}) {
+    const std::string once = normalize_symbol(raw);
+    CAPTURE(once);
+    CHECK(normalize_symbol(once) == once);
+  }
+  CHECK(normalize_symbol("\"\"tp53\"\"") == "TP53");
+  // Found by fuzz/expression_tsv_fuzz: a header symbol in two pairs of quotes.
+  const ExpressionMatrix m = parse("id\t\"\"egfr\"\"\tA\ns1\t1\t2\n");
+  for (int64_t j = 0; j < m.n_genes(); ++j) CHECK(m.find_gene(m.genes()[size_t(j)]) == j);
+}
