@@ -18,7 +18,7 @@ DispaConfig parse_dispa_config(std::string_view text, const std::string& source)
   try {
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON: {}", source, e.what());
+    fail("{}: not valid JSON: {}", source, io::shorten(e.what(), 300));
   }
   try {
     return DispaConfig::from_json(j);

@@ -28,13 +28,13 @@ std::vector<Pair> read_pairs(const fs::path& file, const FeaturizedDataset& ds, 
     const std::string& cell = reader.field(cell_column);
     const std::string& drug = reader.field(drug_column);
     auto c = cell_row.find(cell);
-    DISPA_CHECK(c != cell_row.end(), "{}: unknown cell '{}' (not a sample of {})", reader.where(), cell,
+    DISPA_CHECK(c != cell_row.end(), "{}: unknown cell '{}' (not a sample of {})", reader.where(), io::shorten(cell),
                 expression.string());
     auto d = drug_row.find(drug);
     if (d == drug_row.end()) {
       for (const std::string& s : skipped_drugs)
         if (s.rfind(drug + " (line ", 0) == 0) fail("{}: drug '{}' was skipped: {}", reader.where(), drug, s);
-      fail("{}: unknown drug '{}' (not in {})", reader.where(), drug, drugs.string());
+      fail("{}: unknown drug '{}' (not in {})", reader.where(), io::shorten(drug), drugs.string());
     }
     pairs.push_back({c->second, d->second, 0.0f});
   }

@@ -23,7 +23,7 @@ nlohmann::json read_json(const fs::path& file) {
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON: {}", file.string(), e.what());
+    fail("{}: not valid JSON: {}", file.string(), io::shorten(e.what(), 300));
   }
 }
 
@@ -64,7 +64,7 @@ T field(const nlohmann::json& j, const char* key, const fs::path& file) {
   try {
     return j.at(key).get<T>();
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: key '{}' has the wrong type: {}", file.string(), key, e.what());
+    fail("{}: key '{}' has the wrong type: {}", file.string(), key, io::shorten(e.what(), 300));
   }
 }
 

@@ -124,7 +124,7 @@ SafetensorsHeader parse_header(std::string_view bytes, const std::string& path, 
   try {
     header = nlohmann::json::parse(bytes.substr(8, header_len));
   } catch (const nlohmann::json::exception& e) {
-    fail("safetensors: '{}': bad JSON header: {}", path, e.what());
+    fail("safetensors: '{}': bad JSON header: {}", path, io::shorten(e.what(), 300));
   }
   DISPA_CHECK(header.is_object(), "safetensors: '{}': the JSON header is not an object", path);
 
