@@ -15,6 +15,7 @@
 #include "tests/train/temp_dir.h"
 #include "train/data_pipeline.h"
 #include "train/response.h"
+#include "train/splits.h"
 #include "train/tsv_reader.h"
 
 using namespace dispa;
@@ -103,4 +104,23 @@ TEST_CASE("TSV reader: a 10 MB value is shortened in the error message") {
   CHECK_MESSAGE(e.size() < 300, e.substr(0, 300));
   CHECK_MESSAGE(e.find("... (10000000 bytes)") != std::string::npos, e.substr(0, 300));
   CHECK_MESSAGE(e.find("response.tsv:2") != std::string::npos, e.substr(0, 300));
+}
+
+TEST_CASE("split.tsv: a negative seed is refused, not wrapped to 2^64 - 1; echoed ids are shortened") {
+  ResponseTable table;
+  for (const char* c : {"A", "B"})
+    for (const char* d : {"X", "Y"}) table.add(c, d, 1.0);
+  test::TempDir tmp("input_errors_split");
+  const std::string body = "cell_id\tdrug_name\tfold_0\nA\tX\ttrain\nA\tY\ttest\nB\tX\ttrain\nB\tY\ttest\n";
+  CHECK_NOTHROW(read_split(tmp.write("ok.tsv", "# dispa split\tscheme=random\tseed=18446744073709551615\n" + body),
+                           table));
+  std::string e = test::error_of(
+      [&] { read_split(tmp.write("neg.tsv", "# dispa split\tscheme=random\tseed=-1\n" + body), table); });
+  CHECK_MESSAGE(e.find("seed '-1' is not an unsigned integer") != std::string::npos, e);
+  const std::string huge(100000, 'Q');
+  e = test::error_of([&] {
+    read_split(tmp.write("huge.tsv", "# dispa split\tscheme=random\tseed=1\n" + body + huge + "\tX\ttrain\n"), table);
+  });
+  CHECK_MESSAGE(e.find("... (100000 bytes)") != std::string::npos, e.substr(0, 300));
+  CHECK(e.size() < 300);
 }
