@@ -35,9 +35,10 @@ std::vector<GeneSet> parse_gmt(std::string_view text, const std::string& source,
     set.line = number;
     seen.clear();
     for (size_t i = 2; i < fields.size(); ++i) {
-      if (is_blank(fields[i])) continue;
-      ++set.n_listed;
       std::string symbol = normalize_symbol(fields[i], symbol_case);
+      // An empty field, blank or only quotes ("" normalises to nothing; found by fuzz/gmt_fuzz).
+      if (symbol.empty()) continue;
+      ++set.n_listed;
       if (seen.insert(symbol).second) set.genes.push_back(std::move(symbol));
     }
     sets.push_back(std::move(set));
