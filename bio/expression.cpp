@@ -99,16 +99,16 @@ void parse_rows(LineScanner& lines, const std::string& source, size_t n_cols, si
         v = T(0);
       } else if (!parse_number(f, v)) {
         fail("{}: cannot parse '{}' as a number ({} '{}', {} '{}')",
-             location(source, number, int64_t(first_value + c) + 1), f,
-             table.rows_are_genes ? "gene" : "sample", table.row_names.back(),
-             table.rows_are_genes ? "sample" : "gene", table.col_names[c]);
+             location(source, number, int64_t(first_value + c) + 1), shorten(f),
+             table.rows_are_genes ? "gene" : "sample", shorten(table.row_names.back()),
+             table.rows_are_genes ? "sample" : "gene", shorten(table.col_names[c]));
       } else if (std::isnan(v)) {
         table.missing.push_back(int64_t(row_offset + c));
         v = T(0);
       } else if (!std::isfinite(v)) {
-        fail("{}: infinite value '{}' ({} '{}', {} '{}')", location(source, number, int64_t(first_value + c) + 1), f,
-             table.rows_are_genes ? "gene" : "sample", table.row_names.back(),
-             table.rows_are_genes ? "sample" : "gene", table.col_names[c]);
+        fail("{}: infinite value '{}' ({} '{}', {} '{}')", location(source, number, int64_t(first_value + c) + 1),
+             shorten(f), table.rows_are_genes ? "gene" : "sample", shorten(table.row_names.back()),
+             table.rows_are_genes ? "sample" : "gene", shorten(table.col_names[c]));
       }
       out[c] = v;
     }
@@ -171,7 +171,8 @@ FileTable<T> parse_gct(std::string_view text, const std::string& source, bool de
   int64_t n_rows = 0, n_cols = 0;
   DISPA_CHECK(fields.size() >= 2 && parse_integer(trim(fields[0]), n_rows) && parse_integer(trim(fields[1]), n_cols) &&
                   n_rows > 0 && n_cols > 0,
-              "{}: expected '<genes><TAB><samples>' (two positive integers), found '{}'", location(source, 2), line);
+              "{}: expected '<genes><TAB><samples>' (two positive integers), found '{}'", location(source, 2),
+              shorten(line));
   DISPA_CHECK(lines.next(line, number), "{}: missing the header 'Name<TAB>Description<TAB>samples...'",
               location(source, 3));
   table.header_line = number;
@@ -197,8 +198,8 @@ void check_unique_samples(const FileTable<T>& t, const std::string& source) {
     if (inserted) continue;
     if (t.rows_are_genes)
       fail("{}: sample '{}' appears twice in the header (columns {} and {})", location(source, t.header_line),
-           names[i], it->second + t.first_value_field, i + t.first_value_field);
-    fail("{}: sample '{}' appears twice (lines {} and {})", location(source, t.row_lines[i]), names[i],
+           shorten(names[i]), it->second + t.first_value_field, i + t.first_value_field);
+    fail("{}: sample '{}' appears twice (lines {} and {})", location(source, t.row_lines[i]), shorten(names[i]),
          t.row_lines[it->second], t.row_lines[i]);
   }
 }
@@ -290,13 +291,13 @@ int64_t ExpressionMatrix::find_gene(std::string_view symbol) const {
 
 int64_t ExpressionMatrix::sample_index(const std::string& id) const {
   const int64_t i = find_sample(id);
-  DISPA_CHECK(i >= 0, "sample '{}' is not in the expression matrix {} ({} samples)", id, source_, n_samples());
+  DISPA_CHECK(i >= 0, "sample '{}' is not in the expression matrix {} ({} samples)", shorten(id), source_, n_samples());
   return i;
 }
 
 int64_t ExpressionMatrix::gene_index(std::string_view symbol) const {
   const int64_t i = find_gene(symbol);
-  DISPA_CHECK(i >= 0, "gene '{}' is not in the expression matrix {} ({} genes)", symbol, source_, n_genes());
+  DISPA_CHECK(i >= 0, "gene '{}' is not in the expression matrix {} ({} genes)", shorten(symbol), source_, n_genes());
   return i;
 }
 
@@ -352,9 +353,11 @@ ExpressionMatrix build_matrix(FileTable<T> t, const std::string& source, const E
   if (!t.missing.empty()) {
     const auto [s0, g0] = to_sg(t.missing.front());
     DISPA_CHECK(options.missing == MissingValues::impute_gene_mean,
-                "{}: missing value (sample '{}', gene '{}'); {} missing value(s) in all. Use mean imputation "
-                "(--na impute-mean) to replace them by the gene's mean",
-                where(s0, g0), samples[s0], genes[g0], t.missing.size());
+                "{}: missing value (sample '{}', gene '{}'); {} missing value(s) in all. {}", where(s0, g0),
+                shorten(samples[s0]), shorten(genes[g0]), t.missing.size(),
+                options.hint_read_flags ? "Use --na impute-mean to replace them by the gene's mean"
+                                        : "This command needs complete expression: fill in or remove them in the "
+                                          "file (e.g. each gene's mean)");
     std::vector<char> is_missing(n * g, 0);
     for (int64_t flat : t.missing) {
       const auto [s, gi] = to_sg(flat);
@@ -365,7 +368,8 @@ ExpressionMatrix build_matrix(FileTable<T> t, const std::string& source, const E
       size_t present = 0;
       for (size_t i = 0; i < n; ++i)
         if (!is_missing[i * g + j]) sum += double(x[i * g + j]), ++present;
-      DISPA_CHECK(present > 0, "{}: gene '{}' has no value in any sample; cannot impute its mean", source, genes[j]);
+      DISPA_CHECK(present > 0, "{}: gene '{}' has no value in any sample; cannot impute its mean", source,
+                  shorten(genes[j]));
       const T mean = T(sum / double(present));
       for (size_t i = 0; i < n; ++i)
         if (is_missing[i * g + j]) x[i * g + j] = mean;
@@ -388,10 +392,11 @@ ExpressionMatrix build_matrix(FileTable<T> t, const std::string& source, const E
     if (options.duplicates == DuplicateGenes::error) {
       const std::string a = t.rows_are_genes ? fmt::format("lines {} and {}", t.row_lines[first], t.row_lines[j])
                                              : fmt::format("columns {} and {}", first + 2, j + 2);
-      fail("{}: gene '{}' appears twice ({}; symbols compare after trimming{}). Choose a rule with "
-           "--duplicates first|mean",
-           t.rows_are_genes ? location(source, t.row_lines[j]) : location(source, t.header_line), genes[j], a,
-           options.symbol_case == SymbolCase::upper ? " and upper-casing" : "");
+      fail("{}: gene '{}' appears twice ({}; symbols compare after trimming{}). {}",
+           t.rows_are_genes ? location(source, t.row_lines[j]) : location(source, t.header_line), shorten(genes[j]), a,
+           options.symbol_case == SymbolCase::upper ? " and upper-casing" : "",
+           options.hint_read_flags ? "Choose a rule with --duplicates first|mean"
+                                   : "This command needs unique genes: remove or merge the duplicates in the file");
     }
     groups[it->second].push_back(j);
   }
@@ -447,6 +452,7 @@ ExpressionMatrix parse_as(std::string_view text, const std::string& source, cons
 
 ExpressionMatrix parse_expression(std::string_view text, const std::string& source,
                                   const ExpressionReadOptions& options) {
+  text = strip_bom(text);  // read_expression's text has none; text given in memory may
   const ExpressionLayout layout =
       options.layout == ExpressionLayout::detect ? detect_layout(text, source) : options.layout;
   switch (options.dtype) {

@@ -43,6 +43,10 @@ struct ExpressionReadOptions {
   SymbolCase symbol_case = SymbolCase::upper;
   DType dtype = DType::f32;        // f32 for training; f64 keeps R-level agreement in scoring
   bool gct_description_as_symbol = false;  // GCT: take symbols from Description, not Name
+  // Errors about missing values and duplicate genes end with a hint. true: name the command-line
+  // flags (--na impute-mean, --duplicates first|mean), for commands that offer them (dispa
+  // pathways); false: say that the file must be fixed, since the command takes the table as is.
+  bool hint_read_flags = false;
 };
 
 ExpressionLayout parse_expression_layout(std::string_view text);  // detect|samples-by-genes|genes-by-samples|gct

@@ -9,7 +9,9 @@ using namespace dispa::io;  // the shared text scanning (engine/io/text.h)
 
 std::string normalize_symbol(std::string_view raw, SymbolCase symbol_case) {
   std::string_view s = trim(raw);
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = trim(s.substr(1, s.size() - 2));
+  // Every enclosing pair, not just one: the result must normalise to itself, or a matrix could
+  // not find its own gene '"X"' (read from '""X""') by name (found by fuzz/expression_tsv_fuzz).
+  while (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = trim(s.substr(1, s.size() - 2));
   std::string out(s);
   if (symbol_case == SymbolCase::upper)
     for (char& c : out)

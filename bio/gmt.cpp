@@ -23,21 +23,22 @@ std::vector<GeneSet> parse_gmt(std::string_view text, const std::string& source,
     if (is_blank(line)) continue;
     split_tabs(line, fields);
     DISPA_CHECK(fields.size() >= 2,
-                "{}: expected 'id<TAB>description<TAB>gene...', found no tab in '{:.60}'", location(source, number),
-                line);
+                "{}: expected 'id<TAB>description<TAB>gene...', found no tab in '{}'", location(source, number),
+                shorten(line));
     GeneSet set;
     set.id = std::string(trim(fields[0]));
     DISPA_CHECK(!set.id.empty(), "{}: empty gene-set id", location(source, number, 1));
     const auto [it, inserted] = line_of_id.emplace(set.id, number);
-    DISPA_CHECK(inserted, "{}: gene set '{}' is defined twice (lines {} and {})", location(source, number, 1), set.id,
-                it->second, number);
+    DISPA_CHECK(inserted, "{}: gene set '{}' is defined twice (lines {} and {})", location(source, number, 1),
+                shorten(set.id), it->second, number);
     set.description = std::string(trim(fields[1]));
     set.line = number;
     seen.clear();
     for (size_t i = 2; i < fields.size(); ++i) {
-      if (is_blank(fields[i])) continue;
-      ++set.n_listed;
       std::string symbol = normalize_symbol(fields[i], symbol_case);
+      // An empty field, blank or only quotes ("" normalises to nothing; found by fuzz/gmt_fuzz).
+      if (symbol.empty()) continue;
+      ++set.n_listed;
       if (seen.insert(symbol).second) set.genes.push_back(std::move(symbol));
     }
     sets.push_back(std::move(set));

@@ -1,6 +1,7 @@
 // Gene sets in GMT (MSigDB "Gene Matrix Transposed"): one set per line,
 // "id<TAB>description<TAB>gene1<TAB>gene2...". Blank lines are skipped; empty gene fields (a
-// trailing tab) are ignored; symbols are normalised as in gene_symbols.h.
+// trailing tab, or a field that is empty once normalised, such as "") are ignored; symbols are
+// normalised as in gene_symbols.h.
 // Duplicate rule: a symbol listed twice in one set counts once (the later copies are dropped and
 // counted in GeneSet::n_listed); a set id that appears on two lines is an error naming both.
 // (R's GSVA would keep a duplicated symbol twice; the shared GMT files have none.)

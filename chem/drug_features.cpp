@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 
 #include "chem/brics.h"
 #include "engine/error.h"
@@ -30,12 +29,13 @@ void set_row(Tensor& t, int64_t row, const std::vector<float>& values) {
 // ---- feature files -------------------------------------------------------------------------------
 
 FeatureTable load_feature_table(const std::string& path) {
-  std::ifstream in(path);
-  DISPA_CHECK(in.good(), "features: cannot open '{}'", path);
+  const std::string text = io::read_text_file(path);
+  io::LineScanner lines(text);
   FeatureTable table;
   table.path = path;
-  std::string line;
-  DISPA_CHECK(static_cast<bool>(std::getline(in, line)), "features: '{}' is empty (expected a header)", path);
+  std::string_view line;
+  int64_t number = 0;
+  DISPA_CHECK(lines.next(line, number), "features: '{}' is empty (expected a header)", path);
   const std::vector<std::string> header = io::split_tab_fields(line);
   if (header[0] == "drug_name")
     table.kind = FeatureTable::Kind::per_drug;
@@ -43,14 +43,12 @@ FeatureTable load_feature_table(const std::string& path) {
     table.kind = FeatureTable::Kind::per_fragment;
   else
     fail("features: {}:1: the first column must be 'drug_name' (one row per drug) or 'fragment' / "
-         "'smiles' (one row per fragment), got '{}'", path, header[0]);
+         "'smiles' (one row per fragment), got '{}'", path, io::shorten(header[0]));
   table.dim = static_cast<int64_t>(header.size()) - 1;
-  DISPA_CHECK(table.dim > 0, "features: {}:1: no value columns after '{}'", path, header[0]);
+  DISPA_CHECK(table.dim > 0, "features: {}:1: no value columns after '{}'", path, io::shorten(header[0]));
   std::unordered_map<std::string, int64_t> first_line;
-  int64_t number = 1;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+  while (lines.next(line, number)) {
+    if (io::is_blank(line)) continue;
     const std::vector<std::string> fields = io::split_tab_fields(line);
     DISPA_CHECK(static_cast<int64_t>(fields.size()) == table.dim + 1, "features: {}:{}: {} fields, the header has {}",
                 path, number, fields.size(), table.dim + 1);
@@ -69,10 +67,11 @@ FeatureTable load_feature_table(const std::string& path) {
       auto [ptr, ec] = std::from_chars(f.data(), end, values[static_cast<size_t>(c)]);
       DISPA_CHECK(ec == std::errc() && ptr == end && std::isfinite(values[static_cast<size_t>(c)]),
                   "features: {}:{}: column {} ('{}') is not a finite number: '{}'", path, number, c + 2,
-                  header[static_cast<size_t>(c) + 1], f);
+                  io::shorten(header[static_cast<size_t>(c) + 1]), io::shorten(f));
     }
     auto [it, inserted] = first_line.emplace(key, number);
-    DISPA_CHECK(inserted, "features: {}:{}: '{}' already has a row on line {}", path, number, fields[0], it->second);
+    DISPA_CHECK(inserted, "features: {}:{}: '{}' already has a row on line {}", path, number, io::shorten(fields[0]),
+                it->second);
     table.rows.emplace(std::move(key), std::move(values));
   }
   return table;
@@ -148,7 +147,7 @@ DrugFeatures DrugFeaturizer::featurize(std::string_view name, std::string_view s
     if (has_fragment_table_) {
       auto it = fragment_table_.rows.find(f.smiles);
       DISPA_CHECK(it != fragment_table_.rows.end(), "drug features: fragment '{}' of drug '{}' is not in '{}'",
-                  f.smiles, name, fragment_table_.path);
+                  f.smiles, io::shorten(name), fragment_table_.path);
       set_row(out.fragments, i, it->second);
     } else {
       set_row(out.fragments, i, fingerprint_features(f.molecule));
@@ -157,7 +156,8 @@ DrugFeatures DrugFeaturizer::featurize(std::string_view name, std::string_view s
   }
   if (has_drug_table_) {
     auto it = drug_table_.rows.find(std::string(name));
-    DISPA_CHECK(it != drug_table_.rows.end(), "drug features: drug '{}' is not in '{}'", name, drug_table_.path);
+    DISPA_CHECK(it != drug_table_.rows.end(), "drug features: drug '{}' is not in '{}'", io::shorten(name),
+                drug_table_.path);
     out.global = vector_tensor(it->second);
   } else {
     out.global = vector_tensor(fingerprint_features(parsed.molecule));
@@ -165,7 +165,7 @@ DrugFeatures DrugFeaturizer::featurize(std::string_view name, std::string_view s
   return out;
 }
 
-DrugFeatureBatch DrugFeaturizer::featurize_all(const std::vector<DrugRecord>& drugs) const {
+DrugFeatureBatch DrugFeaturizer::featurize_all(const std::vector<DrugRecord>& drugs, const std::string& source) const {
   const int64_t N = static_cast<int64_t>(drugs.size()), L = options_.max_fragments;
   DrugFeatureBatch batch;
   batch.global = Tensor::zeros({N, global_dim()});
@@ -177,7 +177,7 @@ DrugFeatureBatch DrugFeaturizer::featurize_all(const std::vector<DrugRecord>& dr
     try {
       f = featurize(drug.name, drug.smiles);
     } catch (const Error& e) {
-      fail("drug features: line {}: {}", drug.line, e.what());
+      fail("{}:{}: {}", source.empty() ? std::string("drugs") : source, drug.line, e.what());
     }
     std::copy_n(f.global.data<float>(), f.global.numel(), batch.global.data<float>() + n * f.global.numel());
     std::copy_n(f.fragments.data<float>(), f.fragments.numel(),

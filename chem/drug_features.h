@@ -84,8 +84,9 @@ class DrugFeaturizer {
   int64_t fragment_dim() const;  // Df
 
   DrugFeatures featurize(std::string_view name, std::string_view smiles) const;
-  // All drugs stacked in table order; the first failure throws (naming the drug and its line).
-  DrugFeatureBatch featurize_all(const std::vector<DrugRecord>& drugs) const;
+  // All drugs stacked in table order; the first failure throws "SOURCE:LINE: ..." naming the drug
+  // (`source`: the drugs file the records came from).
+  DrugFeatureBatch featurize_all(const std::vector<DrugRecord>& drugs, const std::string& source = "drugs") const;
 
   // The fingerprint (+ descriptor) vector of one molecule, length n_bits (+ 19).
   std::vector<float> fingerprint_features(const Molecule& mol) const;

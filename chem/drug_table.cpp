@@ -1,7 +1,6 @@
 // Reading drugs.tsv (columns drug_name and smiles located by header). Rules: drug_table.h.
 #include "chem/drug_table.h"
 
-#include <fstream>
 #include <unordered_map>
 
 #include "engine/error.h"
@@ -10,12 +9,16 @@
 namespace dispa::chem {
 
 DrugTable read_drug_table(const std::string& path) {
-  std::ifstream in(path);
-  DISPA_CHECK(in.good(), "drugs: cannot open '{}'", path);
+  return parse_drug_table(io::read_text_file(path), path);
+}
+
+DrugTable parse_drug_table(std::string_view text, const std::string& source) {
   DrugTable table;
-  table.path = path;
-  std::string line;
-  DISPA_CHECK(static_cast<bool>(std::getline(in, line)), "drugs: '{}' is empty (expected a header line)", path);
+  table.path = source;
+  io::LineScanner lines(text);
+  std::string_view line;
+  int64_t number = 0;
+  DISPA_CHECK(lines.next(line, number), "drugs: '{}' is empty (expected a header line)", source);
   const std::vector<std::string> header = io::split_tab_fields(line);
   size_t name_col = header.size(), smiles_col = header.size();
   for (size_t i = 0; i < header.size(); ++i) {
@@ -23,13 +26,11 @@ DrugTable read_drug_table(const std::string& path) {
     if (header[i] == "smiles" && smiles_col == header.size()) smiles_col = i;
   }
   DISPA_CHECK(name_col < header.size() && smiles_col < header.size(),
-              "drugs: {}:1: the header must name the columns 'drug_name' and 'smiles', got [{}]", path,
-              fmt::join(header, ", "));
+              "drugs: {}:1: the header must name the columns 'drug_name' and 'smiles', got [{}]", source,
+              io::shorten(fmt::format("{}", fmt::join(header, ", ")), 200));
   const size_t needed = std::max(name_col, smiles_col) + 1;
   std::unordered_map<std::string, int64_t> first_line;
-  int64_t number = 1;
-  while (std::getline(in, line)) {
-    ++number;
+  while (lines.next(line, number)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::vector<std::string> fields = io::split_tab_fields(line);
     if (fields.size() < needed) {
@@ -42,11 +43,12 @@ DrugTable read_drug_table(const std::string& path) {
       continue;
     }
     if (record.smiles.empty()) {
-      table.problems.push_back({number, fmt::format("drug '{}' has an empty smiles field", record.name)});
+      table.problems.push_back({number, fmt::format("drug '{}' has an empty smiles field", io::shorten(record.name))});
       continue;
     }
     if (auto [it, inserted] = first_line.emplace(record.name, number); !inserted) {
-      table.problems.push_back({number, fmt::format("drug '{}' is already defined on line {}", record.name, it->second)});
+      table.problems.push_back(
+          {number, fmt::format("drug '{}' is already defined on line {}", io::shorten(record.name), it->second)});
       continue;
     }
     table.drugs.push_back(std::move(record));

@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dispa::chem {
@@ -32,5 +33,7 @@ struct DrugTable {
 };
 
 DrugTable read_drug_table(const std::string& path);
+// The same over text in memory; `source` names it (DrugTable::path) in messages.
+DrugTable parse_drug_table(std::string_view text, const std::string& source);
 
 }  // namespace dispa::chem

@@ -14,7 +14,9 @@
 #include <openbabel/oberror.h>
 #include <openbabel/obiter.h>
 
+#include "chem/smiles_syntax.h"
 #include "engine/error.h"
+#include "engine/io/text.h"
 
 namespace dispa::chem {
 namespace {
@@ -80,7 +82,7 @@ std::string openbabel_diagnosis() {
 }
 
 std::string describe(std::string_view name) {
-  return name.empty() ? std::string("molecule") : fmt::format("drug '{}'", name);
+  return name.empty() ? std::string("molecule") : fmt::format("drug '{}'", io::shorten(name));
 }
 
 bool has_carbon(const OBMol& mol, const std::vector<int>& atoms) {
@@ -268,12 +270,21 @@ Molecule extract_atoms(const OBMol& mol, const std::vector<int>& atoms) {
   return out;
 }
 
-ParsedMolecule parse_smiles(std::string_view smiles, std::string_view name, ComponentPolicy policy) {
+ParsedMolecule parse_smiles(std::string_view smiles, std::string_view name, ComponentPolicy policy,
+                            const SmilesLimits& limits) {
   quiet_openbabel_log();
   // OpenBabel reads "SMILES title": anything after a space or tab would silently become the title.
+  if (name == smiles) name = {};  // `dispa fragment --smiles` names a molecule by its SMILES: say it once
   DISPA_CHECK(!smiles.empty(), "chem: {} has an empty SMILES", describe(name));
   DISPA_CHECK(smiles.find_first_of(" \t\r\n") == std::string_view::npos,
-              "chem: {} has a SMILES with whitespace inside: '{}'", describe(name), smiles);
+              "chem: {} has a SMILES with whitespace inside: '{}'", describe(name), io::shorten(smiles));
+  // Our own syntax and size check first: OpenBabel accepts some malformed strings and overflows
+  // its stack on huge molecules (smiles_syntax.h).
+  try {
+    check_smiles_syntax(smiles, limits);
+  } catch (const Error& e) {
+    fail("chem: {} has an invalid SMILES '{}': {}", describe(name), io::shorten(smiles), e.what());
+  }
   ParsedMolecule result;
   OBMol& mol = result.molecule.ob();
   {
@@ -282,8 +293,8 @@ ParsedMolecule parse_smiles(std::string_view smiles, std::string_view name, Comp
     const bool ok = smiles_reader().ReadString(&mol, std::string(smiles));
     if (!ok || mol.NumAtoms() == 0) {
       const std::string why = openbabel_diagnosis();
-      fail("chem: cannot parse the SMILES of {}: '{}'{}{}", describe(name), smiles,
-           why.empty() ? "" : ": ", why);
+      fail("chem: cannot parse the SMILES of {}: '{}'{}{}", describe(name), io::shorten(smiles),
+           why.empty() ? "" : ": ", io::shorten(why, 300));
     }
   }
   // RDKit drops ordinary explicit hydrogens; so do we, so that atom degrees (BRICS's D) agree.

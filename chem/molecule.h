@@ -10,8 +10,9 @@
 //     those containing carbon (ties: the first in the SMILES; no carbon anywhere: the largest
 //     component) and reports the dropped ones as canonical SMILES; ComponentPolicy::keep_all keeps
 //     every component (RDKit's behaviour, used when comparing with RDKit's BRICS output).
-//   * Errors: an unparsable SMILES throws dispa::Error naming the molecule and showing the string,
-//     with OpenBabel's own diagnosis appended.
+//   * Errors: a SMILES that breaks the OpenSMILES grammar or the size limits (smiles_syntax.h) or
+//     that OpenBabel cannot read throws dispa::Error naming the molecule and showing the string
+//     (shortened), with the position of the problem or OpenBabel's own diagnosis appended.
 //
 // Threading: OpenBabel keeps a process-global error log, so parse_smiles serialises on a mutex;
 // other calls use per-thread OpenBabel objects.
@@ -20,6 +21,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "chem/smiles_syntax.h"
 
 namespace OpenBabel {
 class OBMol;
@@ -61,9 +64,12 @@ struct ParsedMolecule {
   std::vector<std::string> dropped;  // canonical SMILES of the components that were removed
 };
 
-// Parses one SMILES. `name` is used only in error messages ("drug 'X': ...").
+// Parses one SMILES. `name` is used only in error messages ("drug 'X': ..."). The string must
+// pass check_smiles_syntax (smiles_syntax.h: OpenSMILES grammar, at most `limits` characters and
+// atoms) before OpenBabel reads it.
 ParsedMolecule parse_smiles(std::string_view smiles, std::string_view name = {},
-                            ComponentPolicy policy = ComponentPolicy::largest_organic);
+                            ComponentPolicy policy = ComponentPolicy::largest_organic,
+                            const SmilesLimits& limits = {});
 
 // OpenBabel canonical isomeric SMILES of any SMILES (all components kept). Used to compare SMILES
 // written by different toolkits: canonicalise both sides with the same toolkit.

@@ -10,6 +10,16 @@
 #endif
 
 namespace dispa {
+
+// Non-finite values propagate as in PyTorch: a NaN compared with anything is NaN's business, not
+// a reason to drop it. std::max, fmaxf and "x > 0 ? x : 0" all silently skip or zero a NaN, so
+// max-based code (ReLU, softmax row maxima, warp maxima) goes through these instead.
+template <typename T>
+DISPA_HD inline bool is_nan(T x) { return x != x; }  // no -ffast-math anywhere, so this holds
+// max(a, b), or NaN when either is NaN (torch.maximum / amax semantics).
+template <typename T>
+DISPA_HD inline T max_propagate_nan(T a, T b) { return (a > b || is_nan(a)) ? a : b; }
+
 constexpr double kInvSqrt2 = 0.70710678118654752440;  // double: cast to T at use, so f64 keeps full precision
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 }  // namespace dispa

@@ -1,43 +1,114 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target fuzz/smiles_fuzz.cpp (clang, -fsanitize=fuzzer,address,undefined)
-# against the chem sources and runs it on one core.
-#   fuzz/run.sh [seconds=600] [extra libFuzzer flags...]
-# Seeds: the GDSC drug SMILES (../shared) plus the kept regression inputs. Crashes land in
-# build-fuzz/crashes/; keep each as a regression input under tests/chem/fuzz_regressions/ (replayed
-# by chem_tests) once the bug is fixed. OpenBabel itself is not instrumented: coverage guidance
-# comes from our code, while ASan still sees OpenBabel's heap through malloc interception.
+# libFuzzer targets for every input reader: fuzz/<name>_fuzz.cpp (contract in fuzz/fuzz_target.h).
+#   fuzz/run.sh --list                              one target per line
+#   fuzz/run.sh TARGET [SECONDS=600] [flags...]      build if needed, run one target (extra flags go
+#                                                   to libFuzzer, e.g. -runs=1000 or an input file)
+#   fuzz/run.sh all [SECONDS=600]                   every target in turn, SECONDS each
+#   fuzz/run.sh --build                             build every target, run none
+# Build: clang in build-fuzz/ (-DDISPA_FUZZ=ON: libFuzzer coverage, ASan and UBSan in all of our
+# libraries; OpenBabel is not instrumented, but ASan still sees its heap through malloc). One
+# worker, no forking; run it under `nice -n 10` on a shared machine. Each run ends with libFuzzer's
+# final statistics (stat::number_of_executed_units, ...) and the corpus size.
+# Corpus: build-fuzz/corpus/<target>/ (kept between runs), seeded from fuzz/seeds/<target>/, a
+# slice of the shared data (the `register` line) and tests/fuzz/regressions/<target>/.
+# Crashes: build-fuzz/crashes/<target>/. Once fixed, keep each input, named for what it found, in
+# tests/fuzz/regressions/<target>/: ctest replays it (tests/fuzz/fuzz_regression_test.cpp).
+# A new target: add fuzz/<name>_fuzz.cpp and one `register` line below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-600}
-shift || true
 out=${DISPA_FUZZ_DIR:-build-fuzz}
 shared=${DISPA_SHARED:-../shared}
-mkdir -p "$out/corpus" "$out/crashes"
 
-sources=(chem/molecule.cpp chem/brics.cpp chem/fingerprint.cpp fuzz/smiles_fuzz.cpp)
-if [[ ! -x "$out/smiles_fuzz" ]] || [[ -n "$(find "${sources[@]}" chem/*.h -newer "$out/smiles_fuzz")" ]]; then
-  echo "fuzz: building $out/smiles_fuzz"
-  clang++ -std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-    -fno-sanitize-recover=undefined -I. $(pkg-config --cflags openbabel-3) -Wno-deprecated-declarations \
-    "${sources[@]}" $(pkg-config --libs openbabel-3) -lfmt -o "$out/smiles_fuzz"
-fi
+# register NAME MAX_LEN [SHARED_FILE [LINES [FIELDS]]]: a target, its largest input in bytes, and a
+# seed cut from the shared data (its first LINES lines and FIELDS tab-separated fields; 0 = all;
+# FIELDS = smiles: one seed per SMILES of a drugs table).
+targets=()
+declare -A max_len seed_file seed_lines seed_fields
+register() {
+  targets+=("$1")
+  max_len[$1]=$2
+  seed_file[$1]=${3:-}
+  seed_lines[$1]=${4:-0}
+  seed_fields[$1]=${5:-0}
+}
+register expression_tsv 4096 data/gdsc2-mini/expression.tsv 6 12
+register expression_gct 4096
+register gmt 4096 data/gdsc2-mini/pathways_kegg34.gmt 3 30
+register drugs_tsv 4096 data/gdsc2-mini/drugs.tsv
+register response_tsv 4096 data/gdsc2-mini/response.tsv 20
+register cells_tsv 4096 data/gdsc2-mini/cells.tsv 10
+register split_tsv 4096
+register safetensors 8192 fixtures/dispa_ref/differential/inputs.safetensors
+register model_config 4096 fixtures/dispa_ref/differential/config.json
+register smiles 300 data/gdsc2/drugs.tsv 0 smiles
 
-# Seed corpus: one file per drug SMILES, plus the regression inputs.
-if [[ -z "$(ls -A "$out/corpus")" ]]; then
-  for f in "$shared/data/gdsc2/drugs.tsv" "$shared/data/gdsc2-mini/drugs.tsv"; do
-    [[ -f $f ]] || continue
-    awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == "smiles") c = i; next } c { print $c }' "$f" |
-      while IFS= read -r s; do printf '%s' "$s" > "$out/corpus/$(printf '%s' "$s" | md5sum | cut -c1-16)"; done
-  done
-fi
-seeds=("$out/corpus")
-[[ -d tests/chem/fuzz_regressions ]] && seeds+=(tests/chem/fuzz_regressions)
+build() {
+  if [[ ! -f $out/build.ninja ]]; then
+    echo "fuzz: configuring $out (clang, -DDISPA_FUZZ=ON)"
+    CC=clang CXX=clang++ cmake -S . -B "$out" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDISPA_CUDA=OFF \
+      -DDISPA_BENCH=OFF -DDISPA_FUZZ=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" >/dev/null
+  fi
+  cmake --build "$out" --parallel "${DISPA_FUZZ_JOBS:-2}" --target "$@"
+}
 
-# One worker, no forking; -timeout: a hang of 30 s counts as a failure (OpenBabel canonicalisation
-# has its own 5 s limit). Per-input leak checks are off by default: OpenBabel leaks on some
-# invalid SMILES (fuzz/lsan.supp), and every such input then costs a full heap scan, which cut the
-# rate from ~55 to ~14 inputs/s. DISPA_FUZZ_LEAKS=1 turns them on (with the suppressions).
-export LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-leaks=${DISPA_FUZZ_LEAKS:-0}
-exec "$out/smiles_fuzz" "${seeds[@]}" -max_total_time="$seconds" -max_len=300 -timeout=30 \
-  -rss_limit_mb=4096 -detect_leaks="$leaks" -artifact_prefix="$out/crashes/" -print_final_stats=1 "$@"
+seed() {
+  local t=$1 dir=$out/corpus/$1 f=${seed_file[$1]}
+  mkdir -p "$dir"
+  [[ -d fuzz/seeds/$t ]] && cp -n fuzz/seeds/$t/* "$dir"/ 2>/dev/null || true
+  [[ -n $f && -f $shared/$f ]] || return 0
+  local name
+  name=$(basename "$f")
+  if [[ ${seed_fields[$t]} == smiles ]]; then
+    awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == "smiles") c = i; next } c { print $c }' "$shared/$f" |
+      while IFS= read -r s; do printf '%s' "$s" >"$dir/shared_$(printf '%s' "$s" | md5sum | cut -c1-16)"; done
+  elif [[ ${seed_lines[$t]} == 0 ]]; then
+    cp "$shared/$f" "$dir/shared_$name"
+  elif [[ ${seed_fields[$t]} == 0 ]]; then
+    head -n "${seed_lines[$t]}" "$shared/$f" >"$dir/shared_$name"
+  else
+    head -n "${seed_lines[$t]}" "$shared/$f" | cut -f "1-${seed_fields[$t]}" >"$dir/shared_$name"
+  fi
+}
+
+run_target() {
+  local t=$1 seconds=$2
+  shift 2
+  [[ -n ${max_len[$t]:-} ]] || { echo "fuzz: unknown target '$t' (fuzz/run.sh --list)" >&2; exit 2; }
+  build "${t}_fuzz"
+  seed "$t"
+  mkdir -p "$out/crashes/$t"
+  local dirs=("$out/corpus/$t")
+  [[ -d tests/fuzz/regressions/$t ]] && dirs+=("tests/fuzz/regressions/$t")
+  local dict=()
+  case $t in
+    smiles) dict=(-dict=fuzz/dicts/smiles.dict) ;;
+    model_config) dict=(-dict=fuzz/dicts/model_config.dict) ;;
+    safetensors) ;;
+    *) dict=(-dict=fuzz/dicts/tsv.dict) ;;
+  esac
+  # -timeout: an input running 30 s is a hang; -rss_limit_mb: a reader asking for more memory than
+  # a few MB of input justifies is a finding. Per-input leak checks are off (OpenBabel leaks on some
+  # invalid SMILES, fuzz/lsan.supp, and each report costs a heap scan); DISPA_FUZZ_LEAKS=1 enables them.
+  export LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+  echo "fuzz: $t for ${seconds} s"
+  "$out/fuzz/${t}_fuzz" "${dirs[@]}" "${dict[@]}" -max_total_time="$seconds" -max_len="${max_len[$t]}" -timeout=30 \
+    -rss_limit_mb=2048 -malloc_limit_mb=1024 -detect_leaks="${DISPA_FUZZ_LEAKS:-0}" \
+    -artifact_prefix="$out/crashes/$t/" -print_final_stats=1 "$@"
+  echo "fuzz: $t corpus $(ls "$out/corpus/$t" | wc -l) files"
+}
+
+case ${1:-} in
+  --list) printf '%s\n' "${targets[@]}" ;;
+  --build) build "${targets[@]/%/_fuzz}" ;;
+  all)
+    seconds=${2:-600}
+    for t in "${targets[@]}"; do run_target "$t" "$seconds" || echo "fuzz: $t stopped with status $? (see $out/crashes/$t/)"; done
+    ;;
+  "" | -h | --help) sed -n '2,17p' "$0" ;;
+  *)
+    t=$1
+    seconds=${2:-600}
+    shift $(($# >= 2 ? 2 : 1))
+    run_target "$t" "$seconds" "$@"
+    ;;
+esac

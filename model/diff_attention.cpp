@@ -142,8 +142,8 @@ void forward_pair(const CpuArgs<T>& x, int64_t b, int h, T* a1, T* a2, T* attn, 
     T max1 = -std::numeric_limits<T>::infinity(), max2 = max1;
     for (int64_t j = 0; j < lk; ++j) {
       if (!mask || mask[j] != T(0)) {
-        max1 = std::max(max1, p1[j]);
-        max2 = std::max(max2, p2[j]);
+        max1 = softmax_row_max(max1, p1[j]);
+        max2 = softmax_row_max(max2, p2[j]);
       }
     }
     T sum1 = 0, sum2 = 0;

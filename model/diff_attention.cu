@@ -38,9 +38,10 @@ __device__ inline float warp_sum(float x) {
   for (int offset = kWarp / 2; offset > 0; offset >>= 1) x += __shfl_xor_sync(0xffffffffu, x, offset);
   return x;
 }
-__device__ inline float warp_max(float x) {
+__device__ inline float warp_max(float x) {  // NaN-propagating, as softmax_row_max
 #pragma unroll
-  for (int offset = kWarp / 2; offset > 0; offset >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, offset));
+  for (int offset = kWarp / 2; offset > 0; offset >>= 1)
+    x = max_propagate_nan(x, __shfl_xor_sync(0xffffffffu, x, offset));
   return x;
 }
 __device__ inline float dot(const float* a, const float* b, int n) {
@@ -88,8 +89,8 @@ diff_attention_forward_kernel(DiffAttentionDims dm, const float* __restrict__ q,
       a1[m0 + j] = s1;
       a2[m0 + j] = s2;
       if (!mask || mask[j] != 0.f) {
-        max1 = fmaxf(max1, s1);
-        max2 = fmaxf(max2, s2);
+        max1 = softmax_row_max(max1, s1);
+        max2 = softmax_row_max(max2, s2);
       }
     }
     max1 = warp_max(max1);

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "engine/math_common.h"
+#include "engine/ops/softmax_math.h"
 
 namespace dispa {
 
@@ -43,11 +44,9 @@ DISPA_HD inline T masked_exp(T score, T row_max, bool valid) {
   return valid ? math::exp(score - row_max) : T(0);
 }
 
-// 1/Σexp, or 0 when every key of the row is masked (sum 0): such a row gives zeros, never NaN.
-template <typename T>
-DISPA_HD inline T softmax_inv_sum(T sum) {
-  return sum > T(0) ? T(1) / sum : T(0);
-}
+// 1/Σexp (0 when every key of the row is masked) and the NaN-propagating row maximum are
+// engine/ops/softmax_math.h's softmax_inv_sum and softmax_row_max: a fully masked row gives zeros,
+// a NaN score gives a NaN row (as PyTorch).
 
 // The differential map: a = p1 − λ p2 (forward, and recomputed in backward from saved p1, p2).
 template <typename T>

@@ -1,7 +1,13 @@
 #include "model/dispa.h"
 
+#include <cmath>
+#include <string>
+#include <tuple>
+#include <vector>
+
 #include <fmt/format.h>
 
+#include "engine/io/text.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/gather.h"
 #include "engine/ops/reduce.h"
@@ -10,38 +16,106 @@
 namespace dispa {
 
 // ---- config -----------------------------------------------------------------------------------
-DispaConfig DispaConfig::from_json(const nlohmann::json& j) {
-  DISPA_CHECK(j.is_object(), "config: expected a JSON object");
-  DispaConfig c;
-  for (const auto& [key, value] : j.items()) {
-    try {
-      if (key == "embed_dim") c.embed_dim = value.get<int64_t>();
-      else if (key == "ffn_hidden") c.ffn_hidden = value.get<int64_t>();
-      else if (key == "ffn_dropout") c.ffn_dropout = value.get<double>();
-      else if (key == "attn_dim") c.attn_dim = value.get<int64_t>();
-      else if (key == "heads") c.heads = value.get<int>();
-      else if (key == "depth") c.depth = value.get<int>();
-      else if (key == "head_dims") c.head_dims = value.get<std::vector<int64_t>>();
-      else if (key == "head_dropout") c.head_dropout = value.get<double>();
-      else if (key == "genes") c.genes = value.get<int64_t>();
-      else if (key == "pathways") c.pathways = value.get<int64_t>();
-      else if (key == "max_genes_per_pathway") c.max_genes_per_pathway = value.get<int64_t>();
-      else if (key == "drug_dim") c.drug_dim = value.get<int64_t>();
-      else if (key == "max_substructures") c.max_substructures = value.get<int64_t>();
-      else if (key == "substructure_dim") c.substructure_dim = value.get<int64_t>();
-      else if (key == "layernorm_eps") c.layernorm_eps = value.get<double>();
-      else if (key == "batchnorm_eps") c.batchnorm_eps = value.get<double>();
-      else if (key == "batchnorm_momentum") c.batchnorm_momentum = value.get<double>();
-      else if (key == "rmsnorm_eps") c.rmsnorm_eps = value.get<double>();
-      else if (key == "masked_score") c.masked_score = value.get<double>();
-      else if (key == "head_residual_every") c.head_residual_every = value.get<int>();
-      else if (key == "attention") c.attention = value.get<std::string>();
-      else if (key == "batch") continue;  // the fixture's batch size: a property of the inputs
-      else fail("config: unknown key '{}'", key);
-    } catch (const nlohmann::json::exception& e) {
-      fail("config: key '{}' has the wrong type ({}): {}", key, value.dump(), e.what());
-    }
+namespace {
+
+// Upper bounds of the size keys: far above any real DiSPA (the paper's E = 192, h = 512, GDSC2's
+// G = 706, P = 112, S = 114, Dd = 1043, L = 17) and low enough that a typo cannot ask for
+// gigabytes. parameter_estimate() bounds the keys together.
+constexpr int64_t kMaxWidth = 65536;        // embed_dim, ffn_hidden, attn_dim, head_dims[i], P, S
+constexpr int64_t kMaxFeatures = 1 << 20;   // genes, drug_dim, substructure_dim
+constexpr int64_t kMaxSmall = 4096;         // heads, depth, max_substructures, head_residual_every
+constexpr int64_t kMaxHeadBlocks = 64;
+constexpr double kMaxParameters = 1e9;      // 4 GB of f32 weights (and as much again for Adam)
+
+// An integer-valued JSON number in [lo, hi]; anything else names the key and the value.
+int64_t integer_value(const std::string& key, const nlohmann::json& value, int64_t lo, int64_t hi) {
+  const std::string shown = value.dump();
+  if (value.is_number_integer()) {
+    const bool fits = value.is_number_unsigned() ? value.get<uint64_t>() <= uint64_t(hi) : true;
+    const int64_t v = fits ? value.get<int64_t>() : hi;
+    DISPA_CHECK(fits && v >= lo && v <= hi, "config: '{}' must be an integer in [{}, {}], got {}", key, lo, hi, shown);
+    return v;
   }
+  DISPA_CHECK(value.is_number_float(), "config: '{}' must be an integer, got {}", key, io::shorten(shown));
+  const double d = value.get<double>();
+  DISPA_CHECK(std::isfinite(d) && d == std::floor(d), "config: '{}' must be an integer, got {}", key, shown);
+  DISPA_CHECK(d >= double(lo) && d <= double(hi), "config: '{}' must be an integer in [{}, {}], got {}", key, lo, hi,
+              shown);
+  return int64_t(d);
+}
+
+double number_value(const std::string& key, const nlohmann::json& value) {
+  DISPA_CHECK(value.is_number(), "config: '{}' must be a number, got {}", key, io::shorten(value.dump()));
+  const double d = value.get<double>();
+  DISPA_CHECK(std::isfinite(d), "config: '{}' must be finite, got {}", key, value.dump());
+  return d;
+}
+
+// Parameters of the model a config describes (weights and biases of every layer, both attention
+// blocks, the head); within a few percent, for the size bound.
+double parameter_estimate(const DispaConfig& c) {
+  const double E = double(c.embed_dim), h = double(c.ffn_hidden), A = double(c.attn_dim);
+  auto ffn = [&](double in) { return in * h + 3 * h + h * E + E; };
+  double n = ffn(double(c.max_genes_per_pathway)) + ffn(double(c.fragment_dim())) + ffn(double(c.drug_dim));
+  n += 2 * double(c.pathways) * E;     // slab LayerNorm
+  n += 2 * (4 * A * E + 4 * A);        // two attention blocks (projections, lambdas, subln)
+  double width = 3 * E;
+  for (int64_t w : c.head_dims) {
+    n += width * double(w) + 5 * double(w);
+    width = double(w);
+  }
+  return n + width + 1;
+}
+
+}  // namespace
+
+DispaConfig DispaConfig::from_json(const nlohmann::json& j) {
+  DISPA_CHECK(j.is_object(), "config: expected a JSON object, got {}", io::shorten(j.dump()));
+  DispaConfig c;
+  // Every key is required except substructure_dim (the PyTorch fixtures omit it: 0 = drug_dim) and
+  // batch (a property of the fixture's inputs, ignored).
+  std::vector<std::string> required = {"embed_dim",  "ffn_hidden", "ffn_dropout", "attn_dim", "heads",
+                                       "depth",      "head_dims",  "head_dropout", "genes",   "pathways",
+                                       "max_genes_per_pathway", "drug_dim", "max_substructures",
+                                       "layernorm_eps", "batchnorm_eps", "batchnorm_momentum", "rmsnorm_eps",
+                                       "masked_score", "head_residual_every", "attention"};
+  for (const auto& [key, value] : j.items()) {
+    if (key == "embed_dim") c.embed_dim = integer_value(key, value, 1, kMaxWidth);
+    else if (key == "ffn_hidden") c.ffn_hidden = integer_value(key, value, 1, kMaxWidth);
+    else if (key == "ffn_dropout") c.ffn_dropout = number_value(key, value);
+    else if (key == "attn_dim") c.attn_dim = integer_value(key, value, 1, kMaxWidth);
+    else if (key == "heads") c.heads = int(integer_value(key, value, 1, kMaxSmall));
+    else if (key == "depth") c.depth = int(integer_value(key, value, 1, kMaxSmall));
+    else if (key == "head_dims") {
+      DISPA_CHECK(value.is_array() && value.size() <= size_t(kMaxHeadBlocks),
+                  "config: 'head_dims' must be an array of at most {} integers, got {}", kMaxHeadBlocks,
+                  io::shorten(value.dump()));
+      c.head_dims.clear();
+      for (const auto& w : value) c.head_dims.push_back(integer_value(key, w, 1, kMaxWidth));
+    }
+    else if (key == "head_dropout") c.head_dropout = number_value(key, value);
+    else if (key == "genes") c.genes = integer_value(key, value, 1, kMaxFeatures);
+    else if (key == "pathways") c.pathways = integer_value(key, value, 1, kMaxWidth);
+    else if (key == "max_genes_per_pathway") c.max_genes_per_pathway = integer_value(key, value, 1, kMaxWidth);
+    else if (key == "drug_dim") c.drug_dim = integer_value(key, value, 1, kMaxFeatures);
+    else if (key == "max_substructures") c.max_substructures = integer_value(key, value, 1, kMaxSmall);
+    else if (key == "substructure_dim") c.substructure_dim = integer_value(key, value, 0, kMaxFeatures);
+    else if (key == "layernorm_eps") c.layernorm_eps = number_value(key, value);
+    else if (key == "batchnorm_eps") c.batchnorm_eps = number_value(key, value);
+    else if (key == "batchnorm_momentum") c.batchnorm_momentum = number_value(key, value);
+    else if (key == "rmsnorm_eps") c.rmsnorm_eps = number_value(key, value);
+    else if (key == "masked_score") c.masked_score = number_value(key, value);
+    else if (key == "head_residual_every") c.head_residual_every = int(integer_value(key, value, 1, kMaxSmall));
+    else if (key == "attention") {
+      DISPA_CHECK(value.is_string(), "config: 'attention' must be a string, got {}", io::shorten(value.dump()));
+      c.attention = value.get<std::string>();
+    }
+    else if (key == "batch") continue;
+    else fail("config: unknown key '{}'", io::shorten(key));
+    std::erase(required, key);
+  }
+  DISPA_CHECK(required.empty(), "config: missing key(s): {} (every key is required except substructure_dim)",
+              fmt::join(required, ", "));
   c.validate();
   return c;
 }
@@ -62,21 +136,37 @@ nlohmann::json DispaConfig::to_json() const {
 }
 
 void DispaConfig::validate() const {
-  for (auto [name, value] : {std::pair{"embed_dim", embed_dim}, std::pair{"ffn_hidden", ffn_hidden},
-                             std::pair{"attn_dim", attn_dim}, std::pair{"genes", genes},
-                             std::pair{"pathways", pathways}, std::pair{"max_genes_per_pathway", max_genes_per_pathway},
-                             std::pair{"drug_dim", drug_dim}, std::pair{"max_substructures", max_substructures}})
-    DISPA_CHECK(value > 0, "config: {} must be positive, got {}", name, value);
-  DISPA_CHECK(heads > 0, "config: heads must be positive, got {}", heads);
-  DISPA_CHECK(substructure_dim >= 0, "config: substructure_dim must be >= 0, got {}", substructure_dim);
-  DISPA_CHECK(head_residual_every > 0, "config: head_residual_every must be positive, got {}", head_residual_every);
-  for (int64_t w : head_dims) DISPA_CHECK(w > 0, "config: head_dims entries must be positive, got {}", w);
+  for (auto [name, value, hi] :
+       {std::tuple{"embed_dim", embed_dim, kMaxWidth}, std::tuple{"ffn_hidden", ffn_hidden, kMaxWidth},
+        std::tuple{"attn_dim", attn_dim, kMaxWidth}, std::tuple{"genes", genes, kMaxFeatures},
+        std::tuple{"pathways", pathways, kMaxWidth}, std::tuple{"max_genes_per_pathway", max_genes_per_pathway, kMaxWidth},
+        std::tuple{"drug_dim", drug_dim, kMaxFeatures}, std::tuple{"max_substructures", max_substructures, kMaxSmall},
+        std::tuple{"heads", int64_t(heads), kMaxSmall}, std::tuple{"depth", int64_t(depth), kMaxSmall},
+        std::tuple{"head_residual_every", int64_t(head_residual_every), kMaxSmall}})
+    DISPA_CHECK(value > 0 && value <= hi, "config: '{}' must be in [1, {}], got {}", name, hi, value);
+  DISPA_CHECK(substructure_dim >= 0 && substructure_dim <= kMaxFeatures,
+              "config: 'substructure_dim' must be in [0, {}], got {}", kMaxFeatures, substructure_dim);
+  DISPA_CHECK(head_dims.size() <= size_t(kMaxHeadBlocks), "config: at most {} head_dims, got {}", kMaxHeadBlocks,
+              head_dims.size());
+  for (int64_t w : head_dims)
+    DISPA_CHECK(w > 0 && w <= kMaxWidth, "config: 'head_dims' entries must be in [1, {}], got {}", kMaxWidth, w);
   DISPA_CHECK(ffn_dropout >= 0 && ffn_dropout < 1 && head_dropout >= 0 && head_dropout < 1,
               "config: dropout probabilities must be in [0, 1), got ffn {} head {}", ffn_dropout, head_dropout);
+  for (auto [name, eps] : {std::pair{"layernorm_eps", layernorm_eps}, std::pair{"batchnorm_eps", batchnorm_eps},
+                           std::pair{"rmsnorm_eps", rmsnorm_eps}})
+    DISPA_CHECK(eps > 0 && eps < 1, "config: '{}' must be in (0, 1), got {}", name, eps);
+  DISPA_CHECK(batchnorm_momentum >= 0 && batchnorm_momentum <= 1, "config: 'batchnorm_momentum' must be in [0, 1], got {}",
+              batchnorm_momentum);
+  DISPA_CHECK(std::isfinite(masked_score), "config: 'masked_score' must be finite, got {}", masked_score);
   const AttentionKind kind = parse_attention_kind(attention);
   const int64_t split = kind == AttentionKind::differential ? 2 * heads : heads;
   DISPA_CHECK(attn_dim % split == 0, "config: attn_dim {} must be divisible by {} for {} attention with {} heads",
               attn_dim, split, attention, heads);
+  const double parameters = parameter_estimate(*this);
+  DISPA_CHECK(parameters <= kMaxParameters,
+              "config: the model would have about {:.3g} parameters ({:.1f} GB of f32 weights), more than the limit "
+              "of {:.0g}; check embed_dim, ffn_hidden, attn_dim, drug_dim and head_dims",
+              parameters, parameters * 4 / 1e9, kMaxParameters);
 }
 
 // ---- head -------------------------------------------------------------------------------------

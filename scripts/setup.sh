@@ -10,7 +10,7 @@ packages=(
   libopenbabel-dev openbabel
   libopenblas-dev          # benchmark yardstick only: never linked into the product
   libomp-dev
-  zlib1g-dev               # CRC-32 checksums of training checkpoints
+  zlib1g-dev               # gzip input tables (engine/io/text), checkpoint CRC-32 (train/checkpoint)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -42,6 +42,7 @@ bio::PathwaysCommandOptions to_options(const PathwaysFlags& f) {
   o.out = f.out == "-" ? std::string() : f.out;
   o.read.layout = bio::parse_expression_layout(f.layout);
   o.read.missing = bio::parse_missing_values(f.na);
+  o.read.hint_read_flags = true;  // this command has --na and --duplicates
   o.read.duplicates = bio::parse_duplicate_genes(f.duplicates);
   o.read.symbol_case = bio::parse_symbol_case(f.symbol_case);
   o.score.method = bio::parse_score_method(f.method);

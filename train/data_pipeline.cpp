@@ -64,8 +64,8 @@ Tensor align_expression(const bio::ExpressionMatrix& expression, const std::vect
 }
 
 void featurize_drugs_into(const chem::DrugFeaturizer& featurizer, const std::vector<chem::DrugRecord>& drugs,
-                          FeaturizedDataset& dataset) {
-  const chem::DrugFeatureBatch batch = featurizer.featurize_all(drugs);
+                          FeaturizedDataset& dataset, const std::string& drug_source) {
+  const chem::DrugFeatureBatch batch = featurizer.featurize_all(drugs, drug_source);
   dataset.drug_names = batch.names;
   dataset.drug_global = batch.global;
   dataset.drug_fragment_features = batch.fragments;
@@ -129,7 +129,7 @@ PreparedData prepare_data(const DataOptions& options) {
   logging::info("featurising {} drugs (BRICS fragments, Morgan r={} {} bits)", drugs.size(),
                 options.drugs.fingerprint.radius, options.drugs.fingerprint.n_bits);
   const chem::DrugFeaturizer featurizer(options.drugs);
-  featurize_drugs_into(featurizer, drugs, ds);
+  featurize_drugs_into(featurizer, drugs, ds, (dir / "drugs.tsv").string());
   for (const chem::DrugRecord& d : drugs)
     out.scaffold_of_drug[d.name] =
         chem::murcko_scaffold_smiles(chem::parse_smiles(d.smiles, d.name, options.drugs.components).molecule);

@@ -43,8 +43,9 @@ struct PreparedData {
 PreparedData prepare_data(const DataOptions& options);
 
 // Per-drug featurisation for prediction on new drugs with the options of a trained run.
+// A drug that cannot be featurised is an error "DRUG_SOURCE:LINE: ..." naming the drug.
 void featurize_drugs_into(const chem::DrugFeaturizer& featurizer, const std::vector<chem::DrugRecord>& drugs,
-                          FeaturizedDataset& dataset);
+                          FeaturizedDataset& dataset, const std::string& drug_source = "drugs.tsv");
 
 // The cell rows of `expression` arranged to `genes` (the training columns, by symbol). Genes absent
 // from `expression` are filled with 0 (the mean of z-scored data) and counted in *missing.

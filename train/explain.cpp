@@ -192,6 +192,8 @@ Explanation run_explain(const ExplainOptions& o) {
   DISPA_CHECK(!o.cell.empty() && !o.drug.empty(), "explain: --cell and --drug are required");
   DISPA_CHECK(!o.out_dir.empty(), "explain: --out DIR is required");
   io::check_output_folder(o.out_dir, "--out");
+  DISPA_CHECK(o.top_k >= 1, "explain: --top must be at least 1 (pathways per fragment), got {}", o.top_k);
+  DISPA_CHECK(o.top_bars >= 1, "explain: --bars must be at least 1 (pathways in drug2path.svg), got {}", o.top_bars);
   // A run folder explains with one model (its first fold, fold 0, unless asked): attention maps do not average
   // meaningfully across separately trained models.
   int fold = o.fold;

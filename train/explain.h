@@ -35,8 +35,8 @@ struct ExplainOptions {
   std::filesystem::path drugs;       // default: drugs.tsv of the run's data folder
   std::filesystem::path out_dir;
   Device device = Device::cpu();
-  int top_k = 10;                    // top_pathways.tsv: pathways per fragment
-  int top_bars = 20;                 // drug2path.svg: pathways shown
+  int top_k = 10;                    // top_pathways.tsv: pathways per fragment (>= 1)
+  int top_bars = 20;                 // drug2path.svg: pathways shown (>= 1)
 };
 
 struct Explanation {

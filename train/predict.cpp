@@ -29,13 +29,13 @@ std::vector<Pair> read_pairs(const fs::path& file, const FeaturizedDataset& ds, 
     const std::string& cell = reader.field(cell_column);
     const std::string& drug = reader.field(drug_column);
     auto c = cell_row.find(cell);
-    DISPA_CHECK(c != cell_row.end(), "{}: unknown cell '{}' (not a sample of {})", reader.where(), cell,
+    DISPA_CHECK(c != cell_row.end(), "{}: unknown cell '{}' (not a sample of {})", reader.where(), io::shorten(cell),
                 expression.string());
     auto d = drug_row.find(drug);
     if (d == drug_row.end()) {
       for (const std::string& s : skipped_drugs)
         if (s.rfind(drug + " (line ", 0) == 0) fail("{}: drug '{}' was skipped: {}", reader.where(), drug, s);
-      fail("{}: unknown drug '{}' (not in {})", reader.where(), drug, drugs.string());
+      fail("{}: unknown drug '{}' (not in {})", reader.where(), io::shorten(drug), drugs.string());
     }
     pairs.push_back({c->second, d->second, 0.0f});
   }
@@ -65,10 +65,6 @@ std::vector<std::vector<float>> predict_with_run(TrainedRun& run, const Featuriz
       for (size_t i = start; i < std::min(n, start + size_t(batch_size)); ++i) indices.push_back(int64_t(i));
       const Batch batch = make_batch(inputs, indices);
       const std::vector<float> p = model.forward(batch.inputs).prediction.to(Device::cpu()).to_vector<float>();
-      for (size_t i = 0; i < p.size(); ++i)
-        DISPA_CHECK(std::isfinite(p[i]), "predict: fold {} gives a non-finite prediction ({}) for cell '{}', drug '{}'",
-                    run.fold(m), p[i], inputs.cell_ids[size_t(inputs.pairs[start + i].cell)],
-                    inputs.drug_names[size_t(inputs.pairs[start + i].drug)]);
       out[m].insert(out[m].end(), p.begin(), p.end());
       if (progress) progress->update(++done, fmt::format("fold {}", run.fold(m)));
     }
@@ -112,6 +108,7 @@ PredictionTable run_predict(const PredictOptions& o) {
   PredictionTable t;
   t.per_fold = predict_with_run(run, ds, o.batch_size);
   for (size_t m = 0; m < run.n_models(); ++m) t.folds.push_back(run.fold(m));
+  check_finite_predictions(t.per_fold, t.folds, ds);
   const size_t n = ds.pairs.size(), models = t.per_fold.size();
   for (const Pair& p : ds.pairs) {
     t.cell_ids.push_back(ds.cell_ids[size_t(p.cell)]);

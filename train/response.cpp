@@ -5,6 +5,7 @@
 #include <set>
 
 #include "engine/error.h"
+#include "engine/io/text.h"
 #include "train/tsv_reader.h"
 
 namespace dispa::train {
@@ -43,7 +44,8 @@ void ResponseTable::add(const std::string& cell_id, const std::string& drug_name
 std::string ExcludedPairs::summary() const {
   if (total == 0) return "no pairs excluded";
   auto first = [](const std::vector<std::string>& v) {
-    std::vector<std::string> head(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(v.size(), 10)));
+    std::vector<std::string> head;
+    for (size_t i = 0; i < std::min<size_t>(v.size(), 10); ++i) head.push_back(io::shorten(v[i]));
     return fmt::format("{}{}", fmt::join(head, ", "), v.size() > 10 ? ", ..." : "");
   };
   std::string s = fmt::format("excluded {} pairs ({} with an unknown cell, {} with an unknown drug)", total,
@@ -54,8 +56,9 @@ std::string ExcludedPairs::summary() const {
   return s;
 }
 
-ResponseData read_response(const std::filesystem::path& file, const ResponseReadOptions& options) {
-  TsvReader in(file);
+namespace {
+
+ResponseData read_response_rows(TsvReader& in, const ResponseReadOptions& options) {
   const int c_cell = in.column("cell_id");
   const int c_drug = in.column("drug_name");
   const int c_value = in.column("ln_ic50");
@@ -86,7 +89,8 @@ ResponseData read_response(const std::filesystem::path& file, const ResponseRead
         const char* reason = !cell_known && !drug_known ? "cell and drug unknown"
                              : !cell_known              ? "cell unknown"
                                                         : "drug unknown";
-        excluded.examples.push_back(fmt::format("{}: {} / {}: {}", in.where(), cell, drug, reason));
+        excluded.examples.push_back(
+            fmt::format("{}: {} / {}: {}", in.where(), io::shorten(cell), io::shorten(drug), reason));
       }
       continue;
     }
@@ -96,11 +100,42 @@ ResponseData read_response(const std::filesystem::path& file, const ResponseRead
     const ResponsePair& p = table.pairs[before];
     const uint64_t key = (static_cast<uint64_t>(p.cell) << 32) | static_cast<uint32_t>(p.drug);
     const auto [it, inserted] = seen.try_emplace(key, in.line());
-    DISPA_CHECK(inserted, "{}: duplicate pair {} / {} (first on line {})", in.where(), cell, drug, it->second);
+    DISPA_CHECK(inserted, "{}: duplicate pair {} / {} (first on line {})", in.where(), io::shorten(cell),
+                io::shorten(drug), it->second);
   }
   excluded.cells.assign(unknown_cells.begin(), unknown_cells.end());
   excluded.drugs.assign(unknown_drugs.begin(), unknown_drugs.end());
   return out;
+}
+
+CellAnnotations read_cell_rows(TsvReader& in) {
+  const int c_cell = in.column("cell_id");
+  const int c_lineage = in.column("lineage");
+  CellAnnotations out;
+  std::unordered_map<std::string, int64_t> line_of;
+  while (in.next()) {
+    const std::string& cell = in.field(c_cell);
+    DISPA_CHECK(!cell.empty(), "{}: empty cell_id", in.where());
+    DISPA_CHECK(!in.field(c_lineage).empty(), "{}: empty lineage (write NA when missing)", in.where());
+    const auto [it, inserted] = line_of.try_emplace(cell, in.line());
+    DISPA_CHECK(inserted, "{}: duplicate cell_id '{}' (first on line {})", in.where(), io::shorten(cell), it->second);
+    out.index.emplace(cell, static_cast<int32_t>(out.cell_ids.size()));
+    out.cell_ids.push_back(cell);
+    out.lineages.push_back(in.field(c_lineage));
+  }
+  return out;
+}
+
+}  // namespace
+
+ResponseData read_response(const std::filesystem::path& file, const ResponseReadOptions& options) {
+  TsvReader in(file);
+  return read_response_rows(in, options);
+}
+
+ResponseData parse_response(std::string text, const std::string& source, const ResponseReadOptions& options) {
+  TsvReader in(std::move(text), source);
+  return read_response_rows(in, options);
 }
 
 std::vector<std::string> read_id_column(const std::filesystem::path& file, std::string_view column) {
@@ -112,7 +147,8 @@ std::vector<std::string> read_id_column(const std::filesystem::path& file, std::
     const std::string& id = in.field(c);
     DISPA_CHECK(!id.empty(), "{}: empty {}", in.where(), column);
     const auto [it, inserted] = line_of.try_emplace(id, in.line());
-    DISPA_CHECK(inserted, "{}: duplicate {} '{}' (first on line {})", in.where(), column, id, it->second);
+    DISPA_CHECK(inserted, "{}: duplicate {} '{}' (first on line {})", in.where(), column, io::shorten(id),
+                it->second);
     ids.push_back(id);
   }
   return ids;
@@ -132,7 +168,7 @@ ResponseData read_response_folder(const std::filesystem::path& dir, int max_exam
 
 const std::string& CellAnnotations::lineage(const std::string& cell_id) const {
   const auto it = index.find(cell_id);
-  DISPA_CHECK(it != index.end(), "cell annotations: no entry for cell '{}'", cell_id);
+  DISPA_CHECK(it != index.end(), "cell annotations: no entry for cell '{}'", io::shorten(cell_id));
   return lineages[static_cast<size_t>(it->second)];
 }
 
@@ -144,21 +180,12 @@ std::unordered_map<std::string, std::string> CellAnnotations::lineage_map() cons
 
 CellAnnotations read_cell_annotations(const std::filesystem::path& file) {
   TsvReader in(file);
-  const int c_cell = in.column("cell_id");
-  const int c_lineage = in.column("lineage");
-  CellAnnotations out;
-  std::unordered_map<std::string, int64_t> line_of;
-  while (in.next()) {
-    const std::string& cell = in.field(c_cell);
-    DISPA_CHECK(!cell.empty(), "{}: empty cell_id", in.where());
-    DISPA_CHECK(!in.field(c_lineage).empty(), "{}: empty lineage (write NA when missing)", in.where());
-    const auto [it, inserted] = line_of.try_emplace(cell, in.line());
-    DISPA_CHECK(inserted, "{}: duplicate cell_id '{}' (first on line {})", in.where(), cell, it->second);
-    out.index.emplace(cell, static_cast<int32_t>(out.cell_ids.size()));
-    out.cell_ids.push_back(cell);
-    out.lineages.push_back(in.field(c_lineage));
-  }
-  return out;
+  return read_cell_rows(in);
+}
+
+CellAnnotations parse_cell_annotations(std::string text, const std::string& source) {
+  TsvReader in(std::move(text), source);
+  return read_cell_rows(in);
 }
 
 }  // namespace dispa::train

@@ -68,6 +68,8 @@ struct ResponseData {
 // ignored). Throws dispa::Error naming file and line for a malformed row, an empty id, a non-finite
 // or non-numeric ln_ic50 (with the text), or a pair that appears twice (with both lines).
 ResponseData read_response(const std::filesystem::path& file, const ResponseReadOptions& options = {});
+// The same over text in memory (gzip or not); `source` names it in errors.
+ResponseData parse_response(std::string text, const std::string& source, const ResponseReadOptions& options = {});
 
 // read_response on DIR/response.tsv with the known cells taken from the first column of
 // DIR/expression.tsv (cell_id) and the known drugs from DIR/drugs.tsv (drug_name).
@@ -92,5 +94,6 @@ struct CellAnnotations {
 
 // Reads cell_id and lineage (by header name); a duplicate cell id is an error naming both lines.
 CellAnnotations read_cell_annotations(const std::filesystem::path& file);
+CellAnnotations parse_cell_annotations(std::string text, const std::string& source);
 
 }  // namespace dispa::train

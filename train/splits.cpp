@@ -2,6 +2,7 @@
 #include "train/splits.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -136,7 +137,7 @@ SplitScheme parse_scheme(std::string_view name) {
     if (n == name) return s;
     names.push_back(n);
   }
-  fail("unknown split '{}' (valid: {})", name, fmt::join(names, ", "));
+  fail("unknown split '{}' (valid: {})", io::shorten(name), fmt::join(names, ", "));
 }
 
 bool blind_cells(SplitScheme s) {
@@ -340,11 +341,13 @@ Split read_split(const std::filesystem::path& file, const ResponseTable& table) 
   DISPA_CHECK(meta.count("scheme") && meta.count("seed"),
               "{}: missing the '# dispa split<TAB>scheme=...<TAB>seed=...' line", file.string());
   split.scheme = parse_scheme(meta["scheme"]);
-  try {
-    split.seed = std::stoull(meta["seed"]);
-  } catch (const std::exception&) {
-    fail("{}: seed '{}' is not an unsigned integer", file.string(), meta["seed"]);
-  }
+  // Digits only: std::stoull would read "-1" as 2^64 - 1 and ignore trailing text.
+  const std::string& seed_text = meta["seed"];
+  const char* seed_end = seed_text.data() + seed_text.size();
+  const auto parsed = std::from_chars(seed_text.data(), seed_end, split.seed);
+  DISPA_CHECK(!seed_text.empty() && seed_text.find_first_not_of("0123456789") == std::string::npos &&
+                  parsed.ec == std::errc() && parsed.ptr == seed_end,
+              "{}: seed '{}' is not an unsigned integer", file.string(), io::shorten(seed_text));
 
   const int c_cell = in.column("cell_id"), c_drug = in.column("drug_name");
   std::vector<int> fold_columns;
@@ -369,11 +372,11 @@ Split read_split(const std::filesystem::path& file, const ResponseTable& table) 
     const int32_t c = table.find_cell(in.field(c_cell)), d = table.find_drug(in.field(c_drug));
     const auto it = c < 0 || d < 0 ? pair_of.end()
                                    : pair_of.find((static_cast<uint64_t>(c) << 32) | static_cast<uint32_t>(d));
-    DISPA_CHECK(it != pair_of.end(), "{}: pair {} / {} is not in the response table", in.where(), in.field(c_cell),
-                in.field(c_drug));
+    DISPA_CHECK(it != pair_of.end(), "{}: pair {} / {} is not in the response table", in.where(),
+                io::shorten(in.field(c_cell)), io::shorten(in.field(c_drug)));
     const auto i = static_cast<size_t>(it->second);
-    DISPA_CHECK(line_of[i] == 0, "{}: pair {} / {} repeated (first on line {})", in.where(), in.field(c_cell),
-                in.field(c_drug), line_of[i]);
+    DISPA_CHECK(line_of[i] == 0, "{}: pair {} / {} repeated (first on line {})", in.where(),
+                io::shorten(in.field(c_cell)), io::shorten(in.field(c_drug)), line_of[i]);
     line_of[i] = in.line();
     for (size_t f = 0; f < fold_columns.size(); ++f) {
       const std::string& text = in.field(fold_columns[f]);
@@ -382,7 +385,7 @@ Split read_split(const std::filesystem::path& file, const ResponseTable& table) 
       else if (text == "val") r = Role::val;
       else if (text == "test") r = Role::test;
       else if (text == "-") r = Role::unused;
-      else fail("{}: fold_{}: role '{}' is not one of train, val, test, -", in.where(), f, text);
+      else fail("{}: fold_{}: role '{}' is not one of train, val, test, -", in.where(), f, io::shorten(text));
       split.roles[f][i] = r;
     }
   }

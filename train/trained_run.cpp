@@ -2,13 +2,14 @@
 #include "train/trained_run.h"
 
 #include <algorithm>
-#include <fstream>
+#include <cmath>
 #include <regex>
 #include <unordered_map>
 #include <unordered_set>
 
 #include <fmt/ranges.h>
 
+#include "engine/io/text.h"
 #include "engine/log.h"
 #include "model/run_forward.h"
 
@@ -18,12 +19,11 @@ namespace fs = std::filesystem;
 namespace {
 
 nlohmann::json read_json(const fs::path& file) {
-  std::ifstream in(file);
-  DISPA_CHECK(in.good(), "cannot open '{}'", file.string());
+  const std::string text = io::read_text_file(file);
   try {
-    return nlohmann::json::parse(in);
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON: {}", file.string(), e.what());
+    fail("{}: not valid JSON: {}", file.string(), io::shorten(e.what(), 300));
   }
 }
 
@@ -64,8 +64,20 @@ T field(const nlohmann::json& j, const char* key, const fs::path& file) {
   try {
     return j.at(key).get<T>();
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: key '{}' has the wrong type: {}", file.string(), key, e.what());
+    fail("{}: key '{}' has the wrong type: {}", file.string(), key, io::shorten(e.what(), 300));
   }
+}
+
+// fold_<k>/config.json (the model configuration alone, in `dispa forward`'s format) and the
+// "model" of run.json describe one model: both are read, and a key that differs is an error.
+void check_config_agrees(const fs::path& dir, const DispaConfig& from_run) {
+  const fs::path file = dir / "config.json";
+  DISPA_CHECK(fs::exists(file), "{}: missing (dispa train writes it beside run.json; this fold folder is incomplete)",
+              file.string());
+  const nlohmann::json a = load_dispa_config(file.string()).to_json(), b = from_run.to_json();
+  for (const auto& [key, value] : a.items())
+    DISPA_CHECK(value == b.at(key), "{}: '{}' is {} but {} has {}: the two files of this fold disagree",
+                file.string(), key, io::shorten(value.dump()), (dir / "run.json").string(), io::shorten(b.at(key).dump()));
 }
 
 }  // namespace
@@ -113,6 +125,7 @@ TrainedRun TrainedRun::load(const fs::path& run_dir, int fold) {
                     "{}: '{}' differs from {}: the folds do not belong to one run", file.string(), key,
                     first_file.string());
     }
+    check_config_agrees(dir, run.config_);
     const fs::path weights = dir / "model.safetensors";
     DISPA_CHECK(fs::exists(weights), "{}: no model.safetensors (is training of this fold unfinished?)", dir.string());
     run.models_.push_back(load_dispa(run.config_, weights.string()));
@@ -236,6 +249,28 @@ InferenceInputs TrainedRun::prepare(const bio::ExpressionMatrix& expression, con
   ds.drug_fragment_features = Tensor::from_vector(fragments, {N, L, Df});
   ds.drug_fragment_mask = Tensor::from_vector(mask, {N, L});
   return out;
+}
+
+void check_finite_predictions(const std::vector<std::vector<float>>& per_fold, const std::vector<int>& folds,
+                              const FeaturizedDataset& ds) {
+  size_t bad = 0, total = 0;
+  std::vector<std::string> examples;
+  for (size_t m = 0; m < per_fold.size(); ++m) {
+    total += per_fold[m].size();
+    for (size_t i = 0; i < per_fold[m].size(); ++i) {
+      if (std::isfinite(per_fold[m][i])) continue;
+      ++bad;
+      if (examples.size() < 5) {
+        const Pair& p = ds.pairs.at(i);
+        examples.push_back(fmt::format("fold {}: {} x {} = {}", folds.at(m), io::shorten(ds.cell_ids[size_t(p.cell)]),
+                                       io::shorten(ds.drug_names[size_t(p.drug)]), per_fold[m][i]));
+      }
+    }
+  }
+  DISPA_CHECK(bad == 0,
+              "predict: {} of {} predictions are not finite (e.g. {}): the model's weights or the inputs hold NaN or "
+              "infinite values; nothing was written",
+              bad, total, fmt::join(examples, "; "));
 }
 
 }  // namespace dispa::train

@@ -2,7 +2,9 @@
 // everything needed to featurise data the run never saw, from the files train_run.h documents.
 //   * RUN_DIR is a fold folder (it holds run.json) or a run folder holding fold_<k>/ folders; a
 //     run folder loads every fold (an ensemble) unless one fold is asked for.
-//   * Each model is rebuilt from run.json "model" and loads fold_<k>/model.safetensors strictly.
+//   * Each model is rebuilt from run.json "model", which must agree key by key with
+//     fold_<k>/config.json (both are read; a differing key is an error naming it), and loads
+//     fold_<k>/model.safetensors strictly, after its header was checked against the config.
 //   * New expression is arranged to the training gene order ("genes") by symbol; the [P, S]
 //     pathway index is rebuilt from the "pathways" gene symbols mapped onto that order, so it is
 //     the index the model was trained with, whatever the columns of the new file.
@@ -75,6 +77,12 @@ class TrainedRun {
   std::vector<std::unique_ptr<Dispa>> models_;
   std::vector<int> folds_;
 };
+
+// Non-finite values in predictions ([model][pair], as predict_with_run returns them) are an error
+// naming how many there are and the first pairs (fold, cell, drug): NaN weights or inputs
+// propagate to the output, and a table with NaN in it must not look like a result.
+void check_finite_predictions(const std::vector<std::vector<float>>& per_fold, const std::vector<int>& folds,
+                              const FeaturizedDataset& ds);
 
 // Reads a drugs.tsv for inference: problems in the table (duplicate names, empty SMILES, short
 // rows) are errors naming the file and line.

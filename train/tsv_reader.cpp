@@ -5,30 +5,31 @@
 #include <cmath>
 
 #include "engine/error.h"
-#include "engine/io/text.h"
 
 namespace dispa::train {
 
-namespace {
-void strip_cr(std::string& s) {
-  if (!s.empty() && s.back() == '\r') s.pop_back();
+TsvReader::TsvReader(const std::filesystem::path& path)
+    : path_(path), text_(io::read_text_file(path)), lines_(text_) {
+  read_header();
 }
-}  // namespace
 
-TsvReader::TsvReader(const std::filesystem::path& path) : path_(path), in_(path) {
-  DISPA_CHECK(in_.good(), "cannot open {} for reading", path.string());
-  while (std::getline(in_, buffer_)) {
-    ++line_;
-    strip_cr(buffer_);
-    if (!buffer_.empty() && buffer_[0] == '#') {
-      comments_.push_back(buffer_);
+TsvReader::TsvReader(std::string text, const std::string& source)
+    : path_(source), text_(io::decode_text(std::move(text), source)), lines_(text_) {
+  read_header();
+}
+
+void TsvReader::read_header() {
+  std::string_view line;
+  while (lines_.next(line, line_)) {
+    if (!line.empty() && line[0] == '#') {
+      comments_.emplace_back(line);
       continue;
     }
-    DISPA_CHECK(!buffer_.empty(), "{}:{}: empty header line", path.string(), line_);
-    header_ = io::split_tab_fields(buffer_);
+    DISPA_CHECK(!line.empty(), "{}:{}: empty header line", path_.string(), line_);
+    header_ = io::split_tab_fields(line);
     return;
   }
-  fail("{}: empty file (no header line)", path.string());
+  fail("{}: empty file (no header line)", path_.string());
 }
 
 int TsvReader::find_column(std::string_view name) const {
@@ -40,16 +41,15 @@ int TsvReader::find_column(std::string_view name) const {
 int TsvReader::column(std::string_view name) const {
   const int c = find_column(name);
   DISPA_CHECK(c >= 0, "{}: no column '{}' in the header (columns: {})", path_.string(), name,
-              fmt::join(header_, ", "));
+              io::shorten(fmt::format("{}", fmt::join(header_, ", ")), 200));
   return c;
 }
 
 bool TsvReader::next() {
-  if (!std::getline(in_, buffer_)) return false;
-  ++line_;
-  strip_cr(buffer_);
-  DISPA_CHECK(!buffer_.empty(), "{}: empty line (the format has no blank lines)", where());
-  fields_ = io::split_tab_fields(buffer_);
+  std::string_view line;
+  if (!lines_.next(line, line_)) return false;
+  DISPA_CHECK(!line.empty(), "{}: empty line (the format has no blank lines)", where());
+  fields_ = io::split_tab_fields(line);
   DISPA_CHECK(fields_.size() == header_.size(), "{}: {} fields, but the header has {} columns", where(),
               fields_.size(), header_.size());
   return true;
@@ -63,9 +63,9 @@ double TsvReader::finite_double(int column) const {
   // from_chars also parses "nan" and "inf"; the isfinite check below rejects them by name.
   const auto [ptr, ec] = std::from_chars(begin, end, value);
   DISPA_CHECK(ec == std::errc() && ptr == end && !text.empty(), "{}: column '{}': '{}' is not a number",
-              where(), header_[static_cast<size_t>(column)], text);
+              where(), io::shorten(header_[static_cast<size_t>(column)]), io::shorten(text));
   DISPA_CHECK(std::isfinite(value), "{}: column '{}': value '{}' is not finite", where(),
-              header_[static_cast<size_t>(column)], text);
+              io::shorten(header_[static_cast<size_t>(column)]), io::shorten(text));
   return value;
 }
 

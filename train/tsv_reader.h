@@ -1,14 +1,17 @@
 // A small reader for the benchmark's tab-separated tables (../shared/data/gdsc2/README.md): one
 // header line, LF line endings (a trailing CR is tolerated and stripped), no empty cells, `NA` for
-// missing. Every error names the file and the 1-based line, so a broken row is found by `sed -n`.
-// Used by train/response.cpp and train/splits.cpp; only the parsing that train/ needs lives here.
+// missing. Every error names the file and the 1-based line, so a broken row is found by `sed -n`;
+// echoed values are shortened (io::shorten). The text comes from engine/io/text (gzip read, a
+// UTF-8 BOM dropped). Used by train/response.cpp and train/splits.cpp; only the parsing that
+// train/ needs lives here.
 #pragma once
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "engine/io/text.h"
 
 namespace dispa::train {
 
@@ -17,6 +20,10 @@ class TsvReader {
   // Opens `path` and reads the header.
   // Lines starting with '#' before the header are comments (returned by comments()).
   explicit TsvReader(const std::filesystem::path& path);
+  // The same over text in memory; `source` names it in errors (as the path would).
+  TsvReader(std::string text, const std::string& source);
+  TsvReader(const TsvReader&) = delete;  // lines_ points into text_
+  TsvReader& operator=(const TsvReader&) = delete;
 
   const std::filesystem::path& path() const { return path_; }
   const std::vector<std::string>& header() const { return header_; }
@@ -40,10 +47,12 @@ class TsvReader {
   std::string where() const;
 
  private:
+  void read_header();
+
   std::filesystem::path path_;
-  std::ifstream in_;
+  std::string text_;
+  io::LineScanner lines_;
   std::vector<std::string> header_, comments_, fields_;
-  std::string buffer_;
   int64_t line_ = 0;
 };
 

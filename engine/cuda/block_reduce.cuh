@@ -5,6 +5,8 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include "engine/math_common.h"
+
 namespace dispa::cuda {
 
 constexpr int kWarpSize = 32;
@@ -16,9 +18,11 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
+// NaN-propagating (max_propagate_nan, engine/math_common.h): one NaN lane makes every lane NaN.
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) v = fmaxf(v, __shfl_xor_sync(kFullMask, v, offset));
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
+    v = max_propagate_nan(v, __shfl_xor_sync(kFullMask, v, offset));
   return v;
 }
 

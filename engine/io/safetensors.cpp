@@ -1,5 +1,6 @@
 // safetensors reader/writer (format: https://github.com/huggingface/safetensors, README "Format").
-// Reading validates everything before any tensor is built: header length within the file, JSON
+// Reading validates everything before any tensor is built (read_safetensors_header reads only
+// the header, so a caller can check names and shapes before allocating anything): header length within the file, JSON
 // object, known dtype, shape × dtype size == data_offsets span, spans inside the data section and
 // not overlapping; each failure names the file. Writing follows the reference writer
 // (safetensors/src/tensor.rs, serialize): tensors ordered by element size (largest first) then
@@ -23,6 +24,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "engine/io/text.h"
 
 namespace dispa {
 namespace {
@@ -50,118 +53,153 @@ bool parse_dtype(const std::string& name, DType& out) {
   return true;
 }
 
-std::vector<char> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  DISPA_CHECK(in.is_open(), "safetensors: cannot open '{}' for reading: {}", path, std::strerror(errno));
-  const std::streamoff size = in.tellg();
-  DISPA_CHECK(size >= 0, "safetensors: cannot determine the size of '{}'", path);
-  std::vector<char> bytes(static_cast<size_t>(size));
-  in.seekg(0);
-  in.read(bytes.data(), size);
-  DISPA_CHECK(in.gcount() == size, "safetensors: read {} of {} bytes from '{}'", in.gcount(), size, path);
-  return bytes;
-}
-
 struct Span {
   uint64_t begin, end;
   std::string name;
 };
 
 // Parses one tensor entry of the header; checks everything but overlaps (done over all spans).
-Tensor parse_entry(const std::string& path, const std::string& name, const nlohmann::json& info,
-                   const char* data, uint64_t data_size, std::vector<Span>& spans) {
-  DISPA_CHECK(info.is_object(), "safetensors: '{}': entry '{}' is not a JSON object", path, name);
+// data_size: bytes after the header, or UINT64_MAX when only the header was read.
+SafetensorsEntry parse_entry(const std::string& path, const std::string& name, const nlohmann::json& info,
+                             uint64_t data_size, std::vector<Span>& spans) {
+  DISPA_CHECK(info.is_object(), "safetensors: '{}': entry '{}' is not a JSON object", path, io::shorten(name));
   auto field = [&](const char* key) -> const nlohmann::json& {
     auto it = info.find(key);
-    DISPA_CHECK(it != info.end(), "safetensors: '{}': tensor '{}' has no \"{}\"", path, name, key);
+    DISPA_CHECK(it != info.end(), "safetensors: '{}': tensor '{}' has no \"{}\"", path, io::shorten(name), key);
     return *it;
   };
+  SafetensorsEntry entry;
   const nlohmann::json& dtype_json = field("dtype");
-  DISPA_CHECK(dtype_json.is_string(), "safetensors: '{}': tensor '{}' has a non-string dtype", path, name);
-  DType dtype;
-  DISPA_CHECK(parse_dtype(dtype_json.get<std::string>(), dtype),
+  DISPA_CHECK(dtype_json.is_string(), "safetensors: '{}': tensor '{}' has a non-string dtype", path, io::shorten(name));
+  DISPA_CHECK(parse_dtype(dtype_json.get<std::string>(), entry.dtype),
               "safetensors: '{}': tensor '{}' has unsupported dtype '{}' (supported: F32, F64, I32, I64)", path,
-              name, dtype_json.get<std::string>());
+              io::shorten(name), io::shorten(dtype_json.get<std::string>()));
 
   const nlohmann::json& shape_json = field("shape");
-  DISPA_CHECK(shape_json.is_array(), "safetensors: '{}': tensor '{}' has a shape that is not an array", path, name);
-  Shape shape;
+  DISPA_CHECK(shape_json.is_array(), "safetensors: '{}': tensor '{}' has a shape that is not an array", path,
+              io::shorten(name));
   uint64_t numel = 1;
   for (const auto& d : shape_json) {
     DISPA_CHECK(d.is_number_unsigned(), "safetensors: '{}': tensor '{}' has shape {} with a non-integer or negative "
-                                        "dimension", path, name, shape_json.dump());
+                                        "dimension", path, io::shorten(name), io::shorten(shape_json.dump()));
     const uint64_t dim = d.get<uint64_t>();
-    DISPA_CHECK(dim == 0 || numel <= (uint64_t(1) << 62) / dim, "safetensors: '{}': tensor '{}' shape {} is too large",
-                path, name, shape_json.dump());
+    // At most 2^59 elements, so numel * 8 bytes cannot wrap around.
+    DISPA_CHECK(dim == 0 || numel <= (uint64_t(1) << 59) / dim, "safetensors: '{}': tensor '{}' shape {} is too large",
+                path, io::shorten(name), io::shorten(shape_json.dump()));
     numel *= dim;
-    shape.push_back(static_cast<int64_t>(dim));
+    entry.shape.push_back(static_cast<int64_t>(dim));
   }
 
   const nlohmann::json& offsets = field("data_offsets");
   DISPA_CHECK(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
                   offsets[1].is_number_unsigned(),
-              "safetensors: '{}': tensor '{}' data_offsets must be two non-negative integers, got {}", path, name,
-              offsets.dump());
+              "safetensors: '{}': tensor '{}' data_offsets must be two non-negative integers, got {}", path,
+              io::shorten(name), io::shorten(offsets.dump()));
   const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
-  DISPA_CHECK(begin <= end, "safetensors: '{}': tensor '{}' data_offsets [{}, {}] are reversed", path, name, begin, end);
+  DISPA_CHECK(begin <= end, "safetensors: '{}': tensor '{}' data_offsets [{}, {}] are reversed", path,
+              io::shorten(name), begin, end);
   DISPA_CHECK(end <= data_size,
               "safetensors: '{}': tensor '{}' data_offsets [{}, {}] are out of range: the data section has {} bytes "
-              "(truncated file?)", path, name, begin, end, data_size);
-  const uint64_t want = numel * dtype_size(dtype);
+              "(truncated file?)", path, io::shorten(name), begin, end, data_size);
+  const uint64_t want = numel * dtype_size(entry.dtype);
   DISPA_CHECK(end - begin == want,
-              "safetensors: '{}': tensor '{}' is {}{} ({} bytes) but data_offsets [{}, {}] span {} bytes", path, name,
-              safetensors_dtype(dtype), shape_str(shape), want, begin, end, end - begin);
+              "safetensors: '{}': tensor '{}' is {}{} ({} bytes) but data_offsets [{}, {}] span {} bytes", path,
+              io::shorten(name), safetensors_dtype(entry.dtype), shape_str(entry.shape), want, begin, end, end - begin);
   spans.push_back({begin, end, name});
-
-  Tensor t = Tensor::empty(shape, dtype, Device::cpu());
-  if (want > 0) std::memcpy(t.raw_data(), data + begin, want);
-  return t;
+  entry.data_begin = begin;
+  entry.data_end = end;
+  return entry;
 }
 
-}  // namespace
-
-SafetensorsFile load_safetensors(const std::string& path) {
-  const std::vector<char> bytes = read_file(path);
-  const uint64_t size = bytes.size();
-  DISPA_CHECK(size >= 8, "safetensors: '{}' is truncated: {} bytes, fewer than the 8-byte header length", path, size);
+// The 8-byte length and the JSON header, validated; `data_size` as in parse_entry.
+SafetensorsHeader parse_header(std::string_view bytes, const std::string& path, uint64_t file_size) {
+  DISPA_CHECK(file_size >= 8, "safetensors: '{}' is truncated: {} bytes, fewer than the 8-byte header length", path,
+              file_size);
   uint64_t header_len = 0;
   std::memcpy(&header_len, bytes.data(), 8);
   DISPA_CHECK(header_len <= kMaxHeaderBytes, "safetensors: '{}': header length {} exceeds {} bytes (not a safetensors "
                                              "file?)", path, header_len, kMaxHeaderBytes);
-  DISPA_CHECK(header_len <= size - 8, "safetensors: '{}' is truncated: header length {} but only {} bytes follow", path,
-              header_len, size - 8);
-
+  DISPA_CHECK(header_len <= file_size - 8, "safetensors: '{}' is truncated: header length {} but only {} bytes follow",
+              path, header_len, file_size - 8);
+  DISPA_CHECK(bytes.size() >= 8 + header_len, "safetensors: '{}': the header was not read whole", path);
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len));
+    header = nlohmann::json::parse(bytes.substr(8, header_len));
   } catch (const nlohmann::json::exception& e) {
-    fail("safetensors: '{}': bad JSON header: {}", path, e.what());
+    fail("safetensors: '{}': bad JSON header: {}", path, io::shorten(e.what(), 300));
   }
   DISPA_CHECK(header.is_object(), "safetensors: '{}': the JSON header is not an object", path);
 
-  SafetensorsFile out;
-  const char* data = bytes.data() + 8 + header_len;
-  const uint64_t data_size = size - 8 - header_len;
+  SafetensorsHeader out;
+  out.data_start = 8 + header_len;
+  const uint64_t data_size = file_size - 8 - header_len;
   std::vector<Span> spans;
   for (const auto& [name, info] : header.items()) {
     if (name == "__metadata__") {
       DISPA_CHECK(info.is_object(), "safetensors: '{}': __metadata__ is not an object", path);
       for (const auto& [key, value] : info.items()) {
-        DISPA_CHECK(value.is_string(), "safetensors: '{}': __metadata__ value of '{}' is not a string", path, key);
+        DISPA_CHECK(value.is_string(), "safetensors: '{}': __metadata__ value of '{}' is not a string", path,
+                    io::shorten(key));
         out.metadata[key] = value.get<std::string>();
       }
       continue;
     }
-    out.tensors[name] = parse_entry(path, name, info, data, data_size, spans);
+    out.entries[name] = parse_entry(path, name, info, data_size, spans);
   }
   std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
   for (size_t i = 1; i < spans.size(); ++i)
     DISPA_CHECK(spans[i].begin >= spans[i - 1].end,
-                "safetensors: '{}': data of '{}' [{}, {}] overlaps '{}' [{}, {}]", path, spans[i].name, spans[i].begin,
-                spans[i].end, spans[i - 1].name, spans[i - 1].begin, spans[i - 1].end);
+                "safetensors: '{}': data of '{}' [{}, {}] overlaps '{}' [{}, {}]", path, io::shorten(spans[i].name),
+                spans[i].begin, spans[i].end, io::shorten(spans[i - 1].name), spans[i - 1].begin, spans[i - 1].end);
   return out;
+}
+
+std::string read_bytes(const std::string& path, uint64_t max_bytes, uint64_t* file_size) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  DISPA_CHECK(in.is_open(), "safetensors: cannot open '{}' for reading: {}", path, std::strerror(errno));
+  const std::streamoff size = in.tellg();
+  DISPA_CHECK(size >= 0, "safetensors: cannot determine the size of '{}'", path);
+  *file_size = static_cast<uint64_t>(size);
+  const std::streamoff want = static_cast<std::streamoff>(std::min<uint64_t>(*file_size, max_bytes));
+  std::string bytes(static_cast<size_t>(want), '\0');
+  in.seekg(0);
+  in.read(bytes.data(), want);
+  DISPA_CHECK(in.gcount() == want, "safetensors: read {} of {} bytes from '{}'", in.gcount(), want, path);
+  return bytes;
+}
+
+}  // namespace
+
+SafetensorsHeader read_safetensors_header(const std::string& path) {
+  uint64_t file_size = 0;
+  std::string bytes = read_bytes(path, 8, &file_size);
+  if (file_size >= 8) {  // then the header itself, once its length is known and checked
+    uint64_t header_len = 0;
+    std::memcpy(&header_len, bytes.data(), 8);
+    if (header_len <= kMaxHeaderBytes && header_len <= file_size - 8) bytes = read_bytes(path, 8 + header_len, &file_size);
+  }
+  return parse_header(bytes, path, file_size);
+}
+
+SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& source) {
+  const SafetensorsHeader header = parse_header(bytes, source, bytes.size());
+  SafetensorsFile out;
+  out.metadata = header.metadata;
+  const char* data = bytes.data() + header.data_start;
+  for (const auto& [name, e] : header.entries) {
+    Tensor t = Tensor::empty(e.shape, e.dtype, Device::cpu());
+    if (e.data_end > e.data_begin) std::memcpy(t.raw_data(), data + e.data_begin, e.data_end - e.data_begin);
+    out.tensors[name] = std::move(t);
+  }
+  return out;
+}
+
+SafetensorsFile load_safetensors(const std::string& path) {
+  uint64_t file_size = 0;
+  const std::string bytes = read_bytes(path, UINT64_MAX, &file_size);
+  return parse_safetensors(bytes, path);
 }
 
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,

@@ -1,7 +1,12 @@
 // Line and field scanning for the project's plain-text tables (TSV, GCT, GMT; read by bio/, chem/
 // and train/): the whole file is read at once and walked with memchr, so a 4 MB expression table is
 // split in a few milliseconds. Positions are 1-based (line, column = tab-separated field) because
-// every parse error names them. The one home of tab splitting: the readers above all use it.
+// every parse error names them. The one home of text reading: the readers above all use it, so
+// what it normalises holds for every one of them:
+//   * a gzip-compressed file (magic bytes 1f 8b) is decompressed (zlib), whatever its name;
+//   * a UTF-8 byte-order mark (EF BB BF) at the start of the text is dropped, so the first header
+//     field matches ("cell_id", not "\xEF\xBB\xBFcell_id");
+//   * values echoed in error messages go through shorten(): a 10 MB field is not printed whole.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -11,13 +16,30 @@
 
 namespace dispa::io {
 
-// The file's bytes; throws dispa::Error naming the path when it cannot be opened or read.
+// The file's text: decompressed when it is gzip, without a leading UTF-8 BOM. Throws dispa::Error
+// naming the path when it cannot be opened, read or decompressed.
 std::string read_text_file(const std::filesystem::path& path);
+// What read_text_file does to the bytes it read: gunzip when gzip, then drop a leading BOM.
+std::string decode_text(std::string bytes, const std::string& source);
 
-// Iterates lines ('\n' or "\r\n"), counting from 1. Lines keep no terminator.
+// True when `bytes` start with the gzip magic number (1f 8b).
+bool is_gzip(std::string_view bytes);
+// Decompresses gzip data (one or more concatenated members, as `gzip -c a b` writes); `source`
+// names it in errors (corrupt or truncated data).
+std::string gunzip(std::string_view bytes, const std::string& source);
+// `text` without a leading UTF-8 byte-order mark.
+std::string_view strip_bom(std::string_view text);
+
+// A value as error messages echo it: at most `keep` bytes (cut at a UTF-8 character boundary),
+// then "... (N bytes)" when it was longer; control bytes (tab, CR, NUL, ...) are written as \xNN
+// so a message stays one readable line.
+std::string shorten(std::string_view value, size_t keep = 60);
+
+// Iterates lines ('\n' or "\r\n"), counting from 1. Lines keep no terminator. A UTF-8 BOM at the
+// start of the text is skipped (text parsed from memory gets the same treatment as files).
 class LineScanner {
  public:
-  explicit LineScanner(std::string_view text) : text_(text) {}
+  explicit LineScanner(std::string_view text) : text_(strip_bom(text)) {}
   // False at the end of the text; otherwise sets line and its number.
   bool next(std::string_view& line, int64_t& number);
   int64_t line_number() const { return number_; }

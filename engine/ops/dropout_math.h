@@ -16,10 +16,12 @@ DISPA_HD inline bool dropout_keep(uint64_t seed, uint64_t offset, uint64_t i, fl
   return philox_uniform(seed, offset, i, 0.0f, 1.0f) >= p;
 }
 
-// scale = 1 / (1 - p), computed once on the host in double and rounded to T.
+// scale = 1 / (1 - p), computed once on the host in double and rounded to T. A multiplication
+// for dropped elements too (x * 0), as PyTorch's x * mask * scale: a NaN or inf input stays
+// non-finite (NaN) instead of being dropped into a clean 0.
 template <typename T>
 DISPA_HD inline T dropout_apply(T x, bool keep, T scale) {
-  return keep ? x * scale : T(0);
+  return x * (keep ? scale : T(0));
 }
 
 namespace cuda {

@@ -14,7 +14,7 @@ template <typename T>
 DISPA_HD inline T unary_apply(UnaryOp op, T x) {
   switch (op) {
     case UnaryOp::neg: return -x;
-    case UnaryOp::relu: return x > T(0) ? x : T(0);
+    case UnaryOp::relu: return (x > T(0) || is_nan(x)) ? x : T(0);  // relu(NaN) = NaN, as PyTorch
     // GELU in the exact erf form (PyTorch's nn.GELU default), so fixture parity holds.
     case UnaryOp::gelu: return T(0.5) * x * (T(1) + math::erf(x * T(kInvSqrt2)));
     case UnaryOp::exp: return math::exp(x);
@@ -33,7 +33,9 @@ template <typename T>
 DISPA_HD inline T unary_derivative(UnaryOp op, T x, T y) {
   switch (op) {
     case UnaryOp::neg: return T(-1);
-    case UnaryOp::relu: return x > T(0) ? T(1) : T(0);
+    // PyTorch's threshold_backward(grad, result, 0): zero where the result is <= 0, so a NaN input
+    // passes its gradient through.
+    case UnaryOp::relu: return x <= T(0) ? T(0) : T(1);
     case UnaryOp::gelu:
       return T(0.5) * (T(1) + math::erf(x * T(kInvSqrt2))) + x * T(kInvSqrt2Pi) * math::exp(T(-0.5) * x * x);
     case UnaryOp::exp: return y;

@@ -19,7 +19,7 @@ template <typename T, typename Keep>
 inline void softmax_row(const T* x, T* y, int64_t K, Keep keep) {
   T row_max = -std::numeric_limits<T>::infinity();
   for (int64_t k = 0; k < K; ++k)
-    if (keep(k)) row_max = std::max(row_max, x[k]);
+    if (keep(k)) row_max = softmax_row_max(row_max, x[k]);
   T sum = 0;
   for (int64_t k = 0; k < K; ++k) {
     const T e = keep(k) ? softmax_exp(x[k], row_max) : T(0);

@@ -37,7 +37,7 @@ __global__ void softmax_rows_warp_kernel(const float* x, const M* mask, SoftmaxM
 
     float row_max = -INFINITY;
     for (int64_t k = lane; k < K; k += kWarpSize)
-      if (keep(k)) row_max = fmaxf(row_max, xr[k]);
+      if (keep(k)) row_max = softmax_row_max(row_max, xr[k]);
     row_max = warp_max(row_max);
 
     float sum = 0.f;

@@ -1,7 +1,9 @@
 // Softmax over the last axis, per row of K keys, max-subtracted:
 //   y_k = keep_k ? exp(x_k - m) / s : 0,   m = max_{kept} x_k,   s = sum_{kept} exp(x_k - m).
 // A row with no kept key has m = -inf and s = 0; softmax_inv_sum(0) = 0 makes it all zeros, and
-// the exponent is never evaluated there, so no inf - inf = NaN appears.
+// the exponent is never evaluated there, so no inf - inf = NaN appears. A kept NaN key makes the
+// row NaN (the maximum and the sum propagate it), as PyTorch's softmax does; masked keys are never
+// read, so a NaN there changes nothing (PyTorch fills them before the softmax).
 // Backward (the softmax Jacobian-vector product): dx_k = y_k (dy_k - sum_j y_j dy_j); masked keys
 // have y = 0 and so get no gradient, and a fully masked row gets zero gradient.
 // The pieces below are shared by the CPU loops (softmax.cpp) and the warp kernels (softmax.cu).
@@ -19,9 +21,14 @@ DISPA_HD inline bool mask_keeps(M m) { return m != M(0); }
 template <typename T>
 DISPA_HD inline T softmax_exp(T x, T row_max) { return math::exp(x - row_max); }
 
-// 1 / s, or 0 for a row whose keys are all masked (s == 0).
+// 1 / s, or 0 for a row whose keys are all masked (s == 0). A NaN sum (a NaN or +inf key) stays
+// NaN, so the whole row is NaN, as in PyTorch.
 template <typename T>
-DISPA_HD inline T softmax_inv_sum(T sum) { return sum > T(0) ? T(1) / sum : T(0); }
+DISPA_HD inline T softmax_inv_sum(T sum) { return sum == T(0) ? T(0) : T(1) / sum; }
+
+// The running row maximum over kept keys; a NaN key makes it NaN (std::max and fmaxf would skip it).
+template <typename T>
+DISPA_HD inline T softmax_row_max(T row_max, T x) { return max_propagate_nan(row_max, x); }
 
 template <typename T>
 DISPA_HD inline T softmax_grad(T y, T dy, T dot) { return y * (dy - dot); }

@@ -2,6 +2,9 @@
 // error messages that name file, line and column.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "bio/expression.h"
 #include "engine/io/text.h"
 #include "engine/error.h"
@@ -153,4 +156,65 @@ TEST_CASE("expression: the GDSC2 matrix reads as 580 cells x 706 genes") {
   CHECK(m.at(0, 0) == doctest::Approx(-0.0660046).epsilon(1e-7));
   CHECK(m.at(1, 2) == doctest::Approx(-0.384404).epsilon(1e-7));
   CHECK(m.gene_index("SEPTIN9") == 31);
+}
+
+TEST_CASE("expression: a UTF-8 BOM neither hides the id column nor transposes a genes x samples table") {
+  const std::string bom = "\xEF\xBB\xBF";
+  // genes x samples: detected from the first header field, which the BOM used to hide.
+  const ExpressionMatrix g = parse(bom + "gene\ts1\ts2\nTP53\t1\t2\nEGFR\t3\t4\n");
+  CHECK(g.samples() == std::vector<std::string>{"s1", "s2"});
+  CHECK(g.genes() == std::vector<std::string>{"TP53", "EGFR"});
+  const ExpressionMatrix s = parse(bom + "cell_id\tTP53\nc1\t1\n");
+  CHECK(s.id_column() == "cell_id");
+  // The same through a file (read_text_file drops it too).
+  const std::string path = std::string(DISPA_BINARY_DIR) + "/expression_bom_test.tsv";
+  {
+    std::ofstream(path, std::ios::binary) << bom << "gene\ts1\nTP53\t1\n";
+  }
+  const ExpressionMatrix f = read_expression(path);
+  CHECK(f.samples() == std::vector<std::string>{"s1"});
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("expression: the missing-value and duplicate hints name flags only where they exist") {
+  const std::string missing = "id\tA\ns1\tNA\n", dup = "id\tA\ta\ns1\t1\t2\n";
+  // Commands without --na / --duplicates (train, predict, explain): no flag is suggested.
+  for (const std::string& text : {missing, dup}) {
+    try {
+      parse(text);
+      FAIL("no error");
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      CHECK_MESSAGE(m.find("--") == std::string::npos, m);
+      CHECK_MESSAGE(m.find("in the file") != std::string::npos, m);
+    }
+  }
+  ExpressionReadOptions o;
+  o.hint_read_flags = true;  // dispa pathways
+  CHECK_THROWS_WITH_AS(parse(missing, o), doctest::Contains("--na impute-mean"), Error);
+  CHECK_THROWS_WITH_AS(parse(dup, o), doctest::Contains("--duplicates first|mean"), Error);
+}
+
+TEST_CASE("expression: echoed values are shortened") {
+  const std::string huge(5'000'000, 'x');
+  try {
+    parse("id\tA\ns1\t" + huge + "\n");
+    FAIL("no error");
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    CHECK_MESSAGE(m.size() < 300, m.substr(0, 300));
+    CHECK(m.find("... (5000000 bytes)") != std::string::npos);
+  }
+}
+
+TEST_CASE("gene symbols: normalising is idempotent, so a matrix finds every gene it holds by name") {
+  for (const char* raw : {"\"\"TP53\"\"", " \" tp53 \" ", "\"\"\"\"", "\"A\"B\"", "x"}) {
+    const std::string once = normalize_symbol(raw);
+    CAPTURE(once);
+    CHECK(normalize_symbol(once) == once);
+  }
+  CHECK(normalize_symbol("\"\"tp53\"\"") == "TP53");
+  // Found by fuzz/expression_tsv_fuzz: a header symbol in two pairs of quotes.
+  const ExpressionMatrix m = parse("id\t\"\"egfr\"\"\tA\ns1\t1\t2\n");
+  for (int64_t j = 0; j < m.n_genes(); ++j) CHECK(m.find_gene(m.genes()[size_t(j)]) == j);
 }

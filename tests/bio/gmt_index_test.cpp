@@ -37,6 +37,20 @@ TEST_CASE("gmt: errors name file and line") {
   CHECK_THROWS_WITH_AS(parse_gmt("\n\n", "g.gmt"), doctest::Contains("no gene sets"), Error);
 }
 
+TEST_CASE("gmt: a gene field that normalises to nothing (\"\") is ignored like a blank one") {
+  // Found by fuzz/gmt_fuzz: "" used to become a gene with an empty symbol.
+  const auto sets = parse_gmt("s1\td\tTP53\t\"\"\t \" \" \tEGFR\n", "g.gmt");
+  REQUIRE(sets.size() == 1);
+  CHECK(sets[0].genes == std::vector<std::string>{"TP53", "EGFR"});
+  CHECK(sets[0].n_listed == 2);
+}
+
+TEST_CASE("gmt: a UTF-8 BOM does not enter the first set id") {
+  const auto sets = parse_gmt("\xEF\xBB\xBFs1\td\tTP53\n", "g.gmt");
+  REQUIRE(sets.size() == 1);
+  CHECK(sets[0].id == "s1");
+}
+
 TEST_CASE("pathway index: [P, S] i32 with -1 padding, GMT order, sizes and reasons reported") {
   const std::vector<std::string> genes = {"A", "B", "C", "D", "E", "F"};
   const auto sets = parse_gmt("big\t.\tF\tX\tA\tB\tC\n"

@@ -64,7 +64,37 @@ inline void check_sentinel_tail(const Tensor& buffer, int64_t n, double sentinel
     }
 }
 
+// For inputs with NaN or inf: "" when got has NaN exactly where want has, the same infinities,
+// and finite values within tol; otherwise the first difference.
+inline std::string compare_nonfinite(const Tensor& got, const Tensor& want, double abs, double rel) {
+  if (got.shape() != want.shape())
+    return fmt::format("shape mismatch: got {}, want {}", got.describe(), want.describe());
+  const std::vector<double> g = got.to_f64_vector(), w = want.to_f64_vector();
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (std::isnan(w[i]) != std::isnan(g[i]))
+      return fmt::format("index {}: got {}, want {} (NaN must land on the same elements)", i, g[i], w[i]);
+    if (std::isnan(w[i])) continue;
+    if (std::isinf(w[i]) || std::isinf(g[i])) {
+      if (g[i] != w[i]) return fmt::format("index {}: got {}, want {}", i, g[i], w[i]);
+      continue;
+    }
+    if (!(std::abs(g[i] - w[i]) <= abs + rel * std::abs(w[i])))
+      return fmt::format("index {}: got {:.9g}, want {:.9g}", i, g[i], w[i]);
+  }
+  return {};
+}
+
 }  // namespace dispa::test
+
+// NaN/inf parity: the CUDA result has NaN and inf exactly where the CPU one does.
+#define CHECK_NONFINITE_PARITY(on_gpu, on_cpu, abs, rel)                                                    \
+  do {                                                                                                     \
+    const ::dispa::Tensor dispa_gpu_ = (on_gpu);                                                           \
+    CHECK_MESSAGE(dispa_gpu_.is_cuda(), "expected a CUDA result");                                         \
+    const std::string dispa_msg_ =                                                                         \
+        ::dispa::test::compare_nonfinite(dispa_gpu_.to(::dispa::Device::cpu()), (on_cpu), (abs), (rel));   \
+    CHECK_MESSAGE(dispa_msg_.empty(), dispa_msg_);                                                         \
+  } while (0)
 
 // The CUDA result must be finite where the CPU one is, and within tol of it.
 #define CHECK_PARITY(on_gpu, on_cpu, ...)                                                                        \

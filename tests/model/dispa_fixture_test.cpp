@@ -39,8 +39,15 @@ TEST_CASE("dispa fixture: one training step's gradients match PyTorch (vanilla)"
 }
 
 TEST_CASE("dispa config: unknown keys and bad values are errors naming the key") {
-  nlohmann::json j = {{"embed_dim", 16}, {"genes", 10}, {"pathways", 3}, {"max_genes_per_pathway", 4},
-                      {"drug_dim", 8}, {"attn_dim", 16}, {"heads", 2}};
+  DispaConfig c;
+  c.embed_dim = 16;
+  c.genes = 10;
+  c.pathways = 3;
+  c.max_genes_per_pathway = 4;
+  c.drug_dim = 8;
+  c.attn_dim = 16;
+  c.heads = 2;
+  nlohmann::json j = c.to_json();
   CHECK_NOTHROW(DispaConfig::from_json(j));
   j["embed_dims"] = 3;
   CHECK_THROWS_WITH_AS(DispaConfig::from_json(j), doctest::Contains("unknown key 'embed_dims'"), Error);

@@ -167,7 +167,7 @@ TEST_CASE("e2e: predict and explain errors: unknown cell in --pairs, bad SMILES,
                              data.string(), drugs.string(), out.string()),
                  err);
   CHECK(rc == 1);
-  CHECK_MESSAGE(err.find("error: " + drugs.string() + ":3: chem: cannot parse the SMILES of drug 'Broken'") !=
+  CHECK_MESSAGE(err.find("error: " + drugs.string() + ":3: chem: drug 'Broken' has an invalid SMILES 'C1CC('") !=
                     std::string::npos,
                 err);
   rc = run_dispa(fmt::format("predict --run '{}' --expression '{}/expression.tsv' --drugs '{}' --skip-invalid-drugs --out '{}'",

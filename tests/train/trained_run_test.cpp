@@ -7,11 +7,13 @@
 //  * explain matches the model's forward on the training tensors, rows sum to 1 − λ, files exist;
 //  * errors name file, line and the offending id; bad SMILES fail or are skipped on request.
 #include <fstream>
+#include <limits>
 #include <map>
 
 #include <doctest/doctest.h>
 
 #include "engine/autograd.h"
+#include "engine/io/safetensors.h"
 #include "engine/log.h"
 #include "tests/support/close.h"
 #include "tests/support/error_of.h"
@@ -338,4 +340,62 @@ TEST_CASE("attention SVG: diverging colours by sign, one cell per value, labels 
   b.labels = {"x", "y"};
   b.values = {0.3f, -0.1f};
   CHECK(bar_chart_svg(b).find("</svg>") != std::string::npos);
+}
+
+TEST_CASE("TrainedRun: fold_k/config.json is read and must agree with run.json") {
+  const TinyRun& t = tiny_run();
+  if (!t.ok) return;
+  test::TempDir tmp("trained_run_config");
+  const fs::path fold = tmp.path() / "fold_0";
+  fs::copy(t.run / "fold_0", fold, fs::copy_options::recursive);
+  CHECK_NOTHROW(TrainedRun::load(fold));
+  nlohmann::json config;
+  std::ifstream(fold / "config.json") >> config;
+  config["head_dropout"] = 0.25;
+  std::ofstream(fold / "config.json") << config.dump(2);
+  std::string e = error_of([&] { TrainedRun::load(fold); });
+  CHECK_MESSAGE(e.find("config.json") != std::string::npos, e);
+  CHECK_MESSAGE(e.find("'head_dropout'") != std::string::npos, e);
+  CHECK_MESSAGE(e.find("run.json") != std::string::npos, e);
+  fs::remove(fold / "config.json");
+  e = error_of([&] { TrainedRun::load(fold); });
+  CHECK_MESSAGE(e.find("config.json") != std::string::npos, e);
+}
+
+TEST_CASE("predict: non-finite weights give non-finite predictions, reported as an error with the pairs") {
+  const TinyRun& t = tiny_run();
+  if (!t.ok) return;
+  test::TempDir tmp("predict_nan_weights");
+  const fs::path fold = tmp.path() / "fold_0";
+  fs::copy(t.run / "fold_0", fold, fs::copy_options::recursive);
+  SafetensorsFile w = load_safetensors((fold / "model.safetensors").string());
+  // One NaN bias before the FFN's LayerNorm: the whole row becomes NaN, and ReLU must keep it
+  // (it used to map NaN to 0, so predictions stayed finite and silently wrong).
+  w.tensors.at("gene_ffn.fc1.bias").data<float>()[0] = std::numeric_limits<float>::quiet_NaN();
+  save_safetensors((fold / "model.safetensors").string(), w.tensors);
+  PredictOptions o;
+  o.run_dir = fold;
+  o.expression = t.data / "expression.tsv";
+  o.drugs = t.data / "drugs.tsv";
+  o.out = tmp.path() / "preds.tsv";
+  const std::string e = error_of([&] { run_predict(o); });
+  CHECK_MESSAGE(e.find("480 of 480 predictions are not finite") != std::string::npos, e);
+  CHECK_MESSAGE(e.find("ACH-") != std::string::npos, e);
+  CHECK(!fs::exists(o.out));
+}
+
+TEST_CASE("explain: a negative or zero --top / --bars is an error naming the flag and the value") {
+  ExplainOptions o;
+  o.run_dir = "unused";
+  o.cell = "ACH-000030";
+  o.drug = "Olaparib";
+  o.out_dir = "unused";
+  o.top_k = -3;
+  std::string e = error_of([&] { run_explain(o); });
+  CHECK_MESSAGE(e.find("--top must be at least 1") != std::string::npos, e);
+  CHECK_MESSAGE(e.find("got -3") != std::string::npos, e);
+  o.top_k = 10;
+  o.top_bars = 0;
+  e = error_of([&] { run_explain(o); });
+  CHECK_MESSAGE(e.find("--bars must be at least 1") != std::string::npos, e);
 }
