@@ -1,6 +1,8 @@
 // The nccl backend (compiled only with DISPA_WITH_NCCL): CUDA tensors through NCCL, CPU tensors
 // and host bytes through MPI (MpiHost), which also bootstraps NCCL: rank 0's ncclUniqueId is
 // broadcast and every rank joins with ncclCommInitRank on device local_rank % device count.
+// Started without a launcher it is a one-rank NCCL communicator without MPI (host collectives are
+// then the identity), so the CUDA path can be checked on a GPU machine that has no MPI installed.
 //
 // Streams: NCCL runs on its own non-blocking stream. A collective first records an event on the
 // calling thread's stream (cuda::current_stream(), where the data was produced) and makes the NCCL
@@ -13,6 +15,7 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <cstdlib>
 #include <memory>
 
 #include "engine/cuda/check.h"
@@ -59,31 +62,27 @@ int pick_device(int local_rank) {
 
 class NcclCommunicator : public Communicator {
  public:
+  // host: null for one rank without a launcher (no MPI).
   NcclCommunicator(std::unique_ptr<MpiHost> host, const Settings& settings, int device)
-      : Communicator(Backend::nccl, host->rank(), host->size(), host->local_rank(), Device::cuda(device),
-                     host->host(), settings),
+      : Communicator(Backend::nccl, host ? host->rank() : 0, host ? host->size() : 1, host ? host->local_rank() : 0,
+                     Device::cuda(device), host ? host->host() : local_host_name(), settings),
         host_(std::move(host)), device_index_(device) {
     DISPA_CUDA_CHECK(cudaSetDevice(device));
     ncclUniqueId id{};
     if (rank() == 0) DISPA_NCCL_CHECK(ncclGetUniqueId(&id));
-    host_->broadcast(&id, sizeof id, 0);
+    if (host_) host_->broadcast(&id, sizeof id, 0);
     DISPA_NCCL_CHECK(ncclCommInitRank(&comm_, size(), id, rank()));
     DISPA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     ready_ = std::make_unique<Event>();
-    start_watchdog(
-        [this](const std::string& message) {
-          ncclCommAbort(comm_);  // unblocks this rank's NCCL kernels; MPI_Abort ends the rest
-          report_and_abort(message, *watchdog(), *host_, "NCCL communicator aborted (ncclCommAbort), then MPI_Abort");
-        },
-        [this] {
-          watch_with_mpi(*watchdog(), *host_);
-          ncclResult_t async = ncclSuccess;
-          if (ncclCommGetAsyncError(comm_, &async) == ncclSuccess && async != ncclSuccess && async != ncclInProgress) {
-            ncclCommAbort(comm_);
-            report_and_abort(fmt::format("{}: NCCL reported an asynchronous error: {}", who(), ncclGetErrorString(async)),
-                             *watchdog(), *host_, "NCCL communicator aborted, then MPI_Abort");
-          }
-        });
+    start_watchdog([this](const std::string& message) { abort_job(message); },
+                   [this] {
+                     if (host_) watch_with_mpi(*watchdog(), *host_);
+                     ncclResult_t async = ncclSuccess;
+                     if (ncclCommGetAsyncError(comm_, &async) == ncclSuccess && async != ncclSuccess &&
+                         async != ncclInProgress)
+                       abort_job(fmt::format("{}: NCCL reported an asynchronous error: {}", who(),
+                                             ncclGetErrorString(async)));
+                   });
   }
 
   ~NcclCommunicator() override {
@@ -93,12 +92,19 @@ class NcclCommunicator : public Communicator {
   }
 
  protected:
+  // Without MPI (one rank, no launcher) host collectives are the identity.
   void host_all_reduce(void* data, int64_t count, DType dtype, ReduceOp op) override {
-    host_->all_reduce(data, count, dtype, op);
+    if (host_) host_->all_reduce(data, count, dtype, op);
   }
-  void host_broadcast(void* data, int64_t nbytes, int root) override { host_->broadcast(data, nbytes, root); }
-  std::vector<std::string> host_all_gather(const std::string& mine) override { return host_->all_gather(mine); }
-  void host_barrier() override { host_->barrier(); }
+  void host_broadcast(void* data, int64_t nbytes, int root) override {
+    if (host_) host_->broadcast(data, nbytes, root);
+  }
+  std::vector<std::string> host_all_gather(const std::string& mine) override {
+    return host_ ? host_->all_gather(mine) : std::vector<std::string>{mine};
+  }
+  void host_barrier() override {
+    if (host_) host_->barrier();
+  }
 
   Watchdog::Poll device_all_reduce(void* data, int64_t count, DType dtype, ReduceOp op) override {
     DISPA_CHECK(op == ReduceOp::sum || is_floating(dtype), "all_reduce: avg needs a floating dtype, got {}",
@@ -120,6 +126,16 @@ class NcclCommunicator : public Communicator {
   }
 
  private:
+  // On the watchdog thread: ncclCommAbort unblocks this rank's NCCL kernels; MPI_Abort ends the rest.
+  [[noreturn]] void abort_job(const std::string& message) {
+    ncclCommAbort(comm_);
+    if (host_) report_and_abort(message, *watchdog(), *host_, "NCCL communicator aborted (ncclCommAbort), then MPI_Abort");
+    logging::write_line(fmt::format("error: dist watchdog: {}\n  NCCL communicator aborted; exiting with status {}",
+                                    message, kWatchdogExitCode),
+                        true);
+    std::_Exit(kWatchdogExitCode);
+  }
+
   // The NCCL stream waits for what the caller's stream has queued so far (the data's producers).
   void follow_caller() {
     DISPA_CUDA_CHECK(cudaEventRecord(ready_->event, cuda::current_stream()));
@@ -147,6 +163,8 @@ class NcclCommunicator : public Communicator {
 }  // namespace
 
 std::unique_ptr<Communicator> make_nccl_communicator(const Settings& settings) {
+  if (!launch_info_from_environment().launched)
+    return std::make_unique<NcclCommunicator>(nullptr, settings, pick_device(0));
   auto host = std::make_unique<MpiHost>();
   const int device = pick_device(host->local_rank());
   return std::make_unique<NcclCommunicator>(std::move(host), settings, device);
