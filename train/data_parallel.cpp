@@ -153,6 +153,9 @@ void GradientBuckets::on_gradient_final(const TensorImpl* leaf) {
 void GradientBuckets::start_overlap() {
   DISPA_CHECK(!hook_, "gradient buckets: start_overlap() twice without reduce()");
   if (comm_.backend() == dist::Backend::none) return;
+  // Frozen parameters never get a gradient: count them as final from the start.
+  for (size_t p = 0; p < params_.size(); ++p)
+    if (!params_[p].second.requires_grad()) ++final_count_[bucket_of_[p]];
   hook_ = std::make_unique<LeafGradHook>([this](const TensorImpl* leaf) { on_gradient_final(leaf); });
 }
 
@@ -161,21 +164,21 @@ void GradientBuckets::reduce() {
   if (comm_.backend() != dist::Backend::none) {  // one MPI or NCCL rank still takes the real path
     while (next_ < buckets_.size()) launch(next_++);
     comm_.wait_collectives();
-    Tensor host_flags;  // read back only if some parameter has no local gradient
     for (size_t p = 0; p < params_.size(); ++p) {
       Tensor& param = params_[p].second;
+      if (!param.requires_grad()) continue;  // frozen: no rank has a gradient for it
       const Tensor sum = view_of(flat_, offset_of_[p], param.shape());
       if (param.has_grad()) {
         Tensor g = param.grad();
         g.copy_from(sum);
         continue;
       }
-      if (!host_flags.defined()) host_flags = flat_.to(Device::cpu());
+      // Not reached by this rank's backward: its flag says whether any rank's was (one element
+      // read back, only in this rare case).
       const Bucket& bucket = buckets_[bucket_of_[p]];
       const auto index = std::find(bucket.params.begin(), bucket.params.end(), p) - bucket.params.begin();
       const int64_t flag = bucket.offset + bucket.numel - int64_t(bucket.params.size()) + index;
-      const double any = view_of(host_flags, flag, {}).item();
-      if (any > 0) param.accumulate_grad(sum);  // some rank had a gradient: take the sum (a copy)
+      if (view_of(flat_, flag, {}).item() > 0) param.accumulate_grad(sum);  // take the sum (a copy)
     }
   }
   next_ = 0;

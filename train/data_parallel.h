@@ -97,6 +97,8 @@ class GradientBuckets {
 
   // Optional, before the forward pass of the step's last micro-batch: buckets start reducing, in
   // order, as soon as backward has finalised all their gradients (engine/autograd.h LeafGradHook).
+  // A parameter that requires a gradient but that backward never reaches holds back its bucket
+  // and the later ones until reduce() (still correct, but without overlap).
   void start_overlap();
   // After the last backward: starts the buckets not yet started, waits for all, and writes the sums
   // over the ranks back into the gradients. Ends the overlap. With the none backend, does nothing.

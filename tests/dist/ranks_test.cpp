@@ -320,6 +320,34 @@ TEST_CASE("gradient buckets: overlapped with backward, buckets start early and g
   CHECK(plain == overlapped);
 }
 
+TEST_CASE("gradient buckets: a parameter only some ranks reach gets the sum; one no rank reaches gets none") {
+  dist::Communicator& comm = world();
+  struct Three : Module {
+    Tensor a, b, c;
+    Three() {
+      a = register_parameter("a", Tensor::ones({4}));
+      b = register_parameter("b", Tensor::ones({3}));
+      c = register_parameter("c", Tensor::ones({2}));
+    }
+  } m;
+  train::GradientBuckets buckets(comm, m.named_parameters(), 8);  // one parameter per bucket
+  REQUIRE(buckets.buckets().size() == 3);
+  for (bool overlap : {false, true}) {
+    CAPTURE(overlap);
+    if (overlap) buckets.start_overlap();
+    Tensor loss = sum_all(affine_scalar(m.a, double(comm.rank() + 1), 0.0));  // d/da = rank + 1
+    if (comm.rank() == 0) loss = add(loss, sum_all(m.b));                     // b: rank 0 only
+    loss.backward();
+    buckets.reduce();
+    const int n = comm.size();
+    CHECK(m.a.grad().to_vector<float>() == std::vector<float>(4, float(n * (n + 1) / 2)));
+    REQUIRE(m.b.has_grad());
+    CHECK(m.b.grad().to_vector<float>() == std::vector<float>(3, 1.f));
+    CHECK_FALSE(m.c.has_grad());
+    m.zero_grad();
+  }
+}
+
 TEST_CASE("broadcast_from_rank0: ranks started from different seeds equal rank 0 (parameters, buffers, Adam)") {
   dist::Communicator& comm = world();
   const DispaConfig config = test::tiny_dispa_config();
