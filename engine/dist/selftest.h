@@ -17,9 +17,9 @@ namespace dispa::dist {
 struct SelftestOptions {
   std::string device = "cpu";  // cpu or cuda (cuda:N is chosen by the local rank, not here)
   std::string dist = "auto";   // auto: none without a launcher, else mpi (cpu) or nccl (cuda)
-  // Elements (f32) per size. 1,899,713 is DiSPA's gradient at the paper configuration on GDSC2
+  // Elements (f32) per size. 1,931,681 is DiSPA's gradient at the paper configuration on GDSC2
   // (docs/distributed.md counts it); 16 Mi is well past it, where bandwidth dominates latency.
-  std::vector<int64_t> sizes = {1024, 65536, 1048576, 1899713, 16777216};
+  std::vector<int64_t> sizes = {1024, 65536, 1048576, 1931681, 16777216};
   int iters = 20, warmup = 5;
 };
 
