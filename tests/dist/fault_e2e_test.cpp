@@ -36,7 +36,7 @@ Outcome run_job(const std::string& env, int ranks, const std::string& args) {
   fs::create_directories(dir);
   const std::string cmd = fmt::format(
       "OMP_NUM_THREADS=1 {} timeout 120 '{}' --allow-run-as-root --oversubscribe --bind-to none --mca btl self,vader "
-      "-np {} '{}' {} > '{}' 2> '{}'",
+      "--mca mpi_yield_when_idle 1 -np {} '{}' {} > '{}' 2> '{}'",
       env, DISPA_MPIEXEC, ranks, DISPA_TOOL, args, (dir / "out.txt").string(), (dir / "err.txt").string());
   Outcome o;
   const int status = std::system(cmd.c_str());
