@@ -1,5 +1,7 @@
 #include "engine/autograd.h"
 
+#include <unordered_map>
+
 #include "engine/ops/elementwise.h"
 
 namespace dispa {
@@ -9,10 +11,12 @@ struct TapeEntry {
   const char* op_name;
   std::shared_ptr<TensorImpl> output;
   BackwardFn backward;
+  std::vector<const TensorImpl*> leaves;  // leaf inputs, noted only while a LeafGradHook is alive
 };
 
 thread_local bool tls_grad_enabled = true;
 thread_local std::vector<TapeEntry> tls_tape;
+thread_local LeafGradHook::Fn* tls_leaf_hook = nullptr;
 
 }  // namespace
 
@@ -35,7 +39,11 @@ void record(const char* op_name, const std::vector<Tensor>& inputs, const Tensor
   if (!any_requires_grad(inputs)) return;
   output.impl().requires_grad = true;
   output.impl().is_leaf = false;
-  tls_tape.push_back({op_name, output.impl_ptr(), std::move(backward)});
+  std::vector<const TensorImpl*> leaves;
+  if (tls_leaf_hook)
+    for (const Tensor& t : inputs)
+      if (t.defined() && t.requires_grad() && t.is_leaf()) leaves.push_back(t.impl_ptr().get());
+  tls_tape.push_back({op_name, output.impl_ptr(), std::move(backward), std::move(leaves)});
 }
 void record(const char* op_name, std::initializer_list<Tensor> inputs, const Tensor& output,
             BackwardFn backward) {
@@ -44,6 +52,15 @@ void record(const char* op_name, std::initializer_list<Tensor> inputs, const Ten
 
 size_t tape_size() { return tls_tape.size(); }
 void clear_tape() { tls_tape.clear(); }
+
+LeafGradHook::LeafGradHook(Fn fn) {
+  DISPA_CHECK(!tls_leaf_hook, "LeafGradHook: a hook is already installed on this thread (hooks do not nest)");
+  tls_leaf_hook = new Fn(std::move(fn));
+}
+LeafGradHook::~LeafGradHook() {
+  delete tls_leaf_hook;
+  tls_leaf_hook = nullptr;
+}
 
 std::vector<std::string> tape_op_names() {
   std::vector<std::string> names;
@@ -61,15 +78,32 @@ void Tensor::backward() const {
   std::vector<TapeEntry> tape = std::move(tls_tape);
   tls_tape.clear();
   NoGrad no_grad;  // backward computations are not themselves recorded
+  // With a leaf hook: the leaves whose last reader (in replay order) is entry i.
+  std::vector<std::vector<const TensorImpl*>> final_after;
+  if (tls_leaf_hook) {
+    std::unordered_map<const TensorImpl*, size_t> last_reader;
+    for (size_t i = tape.size(); i-- > 0;)
+      for (const TensorImpl* leaf : tape[i].leaves) last_reader[leaf] = i;
+    final_after.resize(tape.size());
+    for (size_t i = 0; i < tape.size(); ++i)  // in recording order, so every process calls in the same order
+      for (const TensorImpl* leaf : tape[i].leaves)
+        if (last_reader[leaf] == i) {
+          final_after[i].push_back(leaf);
+          last_reader[leaf] = tape.size();  // a leaf read twice by one op is reported once
+        }
+  }
   std::vector<bool> ran(tape.size(), false);
   for (size_t i = tape.size(); i-- > 0;) {
     TapeEntry& entry = tape[i];
-    if (!entry.output->grad) continue;  // this output does not reach the loss
-    Tensor grad_output(entry.output->grad);
-    entry.output->grad.reset();          // intermediate: release as soon as consumed
-    entry.backward(grad_output);
-    entry.backward = nullptr;            // drop captured activations early
-    ran[i] = true;
+    if (entry.output->grad) {  // otherwise this output does not reach the loss
+      Tensor grad_output(entry.output->grad);
+      entry.output->grad.reset();          // intermediate: release as soon as consumed
+      entry.backward(grad_output);
+      entry.backward = nullptr;            // drop captured activations early
+      ran[i] = true;
+    }
+    if (!final_after.empty())
+      for (const TensorImpl* leaf : final_after[i]) (*tls_leaf_hook)(leaf);
   }
   // Entries that did not run belong to another graph (or to a branch that does not reach this
   // loss). Those whose output is still referenced outside the tape stay recorded, so a later

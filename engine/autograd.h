@@ -49,4 +49,19 @@ void clear_tape();
 // Op name of each tape entry in recording order (for --detect-anomaly style debugging).
 std::vector<std::string> tape_op_names();
 
+// Gradient-ready callbacks, so data-parallel training can start reducing gradients while the
+// backward pass is still running. While a LeafGradHook is alive on this thread, recorded ops also
+// note which leaves (tensors that require a gradient and were not produced by an op: parameters)
+// they read, and backward() calls the hook with a leaf as soon as no tape entry still to be
+// replayed reads it: from then on its gradient is final for this backward (it may have received
+// none). Install the hook before the forward pass it should see; hooks do not nest.
+class LeafGradHook {
+ public:
+  using Fn = std::function<void(const TensorImpl* leaf)>;  // identifies the leaf; runs under NoGrad
+  explicit LeafGradHook(Fn fn);
+  ~LeafGradHook();
+  LeafGradHook(const LeafGradHook&) = delete;
+  LeafGradHook& operator=(const LeafGradHook&) = delete;
+};
+
 }  // namespace dispa

@@ -1,5 +1,6 @@
 #include "model/layers.h"
 
+#include "engine/dist/collective_ops.h"
 #include "engine/nn/init.h"
 #include "engine/ops/dropout.h"
 #include "engine/ops/elementwise.h"
@@ -48,6 +49,8 @@ Tensor BatchNorm1d::forward(const Tensor& x) const {
     const int64_t count = host.data<int64_t>()[0] + 1;
     Tensor counter = num_batches_tracked;  // shares storage with the registered buffer
     counter.copy_from(Tensor::full({}, double(count), DType::i64, counter.device()));
+    if (sync_stats)
+      return dist::sync_batch_norm1d(x, weight, bias, running_mean, running_var, momentum, eps, *sync_stats);
   }
   return batch_norm1d(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }

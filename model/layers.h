@@ -13,6 +13,10 @@
 
 namespace dispa {
 
+namespace dist {
+class Communicator;  // engine/dist/communicator.h
+}
+
 class Linear : public Module {
  public:
   Linear(int64_t in, int64_t out, bool bias, Generator& init_rng);
@@ -43,6 +47,9 @@ class BatchNorm1d : public Module {
   Tensor forward(const Tensor& x) const;  // [N, C]; training mode updates the running stats
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double eps, momentum;
+  // Data-parallel training with --sync-batchnorm: in training mode the batch statistics are taken
+  // over the rows of all ranks of `comm` (engine/dist/collective_ops.h); null = this rank's rows.
+  dist::Communicator* sync_stats = nullptr;
 };
 
 // The DiSPA feed-forward block: Linear in->h, LayerNorm(h), ReLU, Dropout(p), Linear h->out.

@@ -56,6 +56,7 @@ for step in "${steps[@]}"; do
     tests)
       run_step engine_gpu_parity 240 "$bin/engine_gpu_parity"
       run_step model_gpu_parity 240 "$bin/model_gpu_parity"
+      run_step dist_gpu_parity 240 "$bin/dist_gpu_parity"
       ;;
     sanitize)
       for tool in ${SANITIZE_TOOLS:-memcheck racecheck initcheck synccheck}; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages dispa needs to build and test (idempotent; quiet when all are
 # present). Run as root. The CUDA toolkit is not installed here: the build uses /usr/local/cuda
-# when it exists and builds CPU-only otherwise.
+# when it exists and builds CPU-only otherwise; NCCL comes with that toolkit (nccl.h, libnccl).
 set -euo pipefail
 
 packages=(
@@ -11,6 +11,7 @@ packages=(
   libopenblas-dev          # benchmark yardstick only: never linked into the product
   libomp-dev
   zlib1g-dev               # gzip input tables (engine/io/text), checkpoint CRC-32 (train/checkpoint)
+  openmpi-bin libopenmpi-dev   # CPU ranks for data-parallel training and the dist tests (mpirun)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -11,6 +11,7 @@
 #include "chem/openbabel_env.h"
 #include "engine/build_info.h"
 #include "engine/cpu_features.h"
+#include "engine/dist/communicator.h"
 #include "engine/error.h"
 #include "engine/interrupt.h"
 #include "tools/command.h"
@@ -63,10 +64,12 @@ int main(int argc, char** argv) {
   } catch (const dispa::Error& e) {
     std::fflush(stdout);
     fmt::print(stderr, "error: {}\n", e.what());
+    dispa::dist::abort_job_after_error(1);  // other ranks may be waiting for this one
     return 1;
   } catch (const std::exception& e) {
     std::fflush(stdout);
     fmt::print(stderr, "error: {}\n", e.what());
+    dispa::dist::abort_job_after_error(1);
     return 1;
   }
   return exit_code;
