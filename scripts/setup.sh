@@ -10,6 +10,7 @@ packages=(
   libopenbabel-dev openbabel
   libopenblas-dev          # benchmark yardstick only: never linked into the product
   libomp-dev
+  zlib1g-dev libhdf5-dev    # bio/: gzip in 10x MatrixMarket folders; 10x .h5 and AnnData .h5ad (HDF5 C API)
 )
 missing=()
 for p in "${packages[@]}"; do
