@@ -197,7 +197,9 @@ nlohmann::json run_transfer(const TransferOptions& o) {
       if (!labels->label[size_t(c)].empty()) label_of[size_t(c)] = index.at(labels->label[size_t(c)]);
   }
 
-  const HarmoniseOptions& h = o.harmonise;
+  HarmoniseOptions h = o.harmonise;
+  if (h.standardize == Standardize::automatic)
+    h.standardize = o.pooling == Pooling::pseudobulk ? Standardize::cells : Standardize::units;
   const GeneGatherer gatherer(match, source->features(), source->source());
   const bool need_counts = h.target_sum > 0 || h.log1p;
   std::vector<int64_t> detected(size_t(G), 0);  // cells with a count > 0, per model gene

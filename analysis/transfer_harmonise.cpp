@@ -10,14 +10,15 @@
 namespace dispa::analysis {
 
 Standardize parse_standardize(const std::string& text) {
+  if (text == "auto") return Standardize::automatic;
   if (text == "units") return Standardize::units;
   if (text == "cells") return Standardize::cells;
   if (text == "none") return Standardize::none;
-  fail("unknown standardisation '{}' (expected units, cells or none)", text);
+  fail("unknown standardisation '{}' (expected auto, units, cells or none)", text);
 }
 
 const char* standardize_name(Standardize s) {
-  return s == Standardize::units ? "units" : s == Standardize::cells ? "cells" : "none";
+  return s == Standardize::automatic ? "auto" : s == Standardize::units ? "units" : s == Standardize::cells ? "cells" : "none";
 }
 
 GeneGatherer::GeneGatherer(const bio::GeneMatch& match, const std::vector<bio::Feature>& features, std::string source)

@@ -9,7 +9,10 @@
 //   4. per-gene standardisation within the target data set: (x - mean) / sd with the population
 //      sd (ddof = 0, as the training data), over the units that are predicted (`units`), over the
 //      individual cells before pooling (`cells`), or not at all (`none`, for input already on the
-//      training scale). A gene constant over the data set (sd = 0) and a model gene the data set
+//      training scale). `automatic` (the default) is `cells` with pseudobulk pooling (a handful
+//      of pooled profiles, e.g. three cell lines, is too few to standardise over: on the shared
+//      single-cell data it blurs the lines, docs/TRANSFER.md) and `units` otherwise.
+//      A gene constant over the data set (sd = 0) and a model gene the data set
 //      lacks are set to 0, the training mean.
 // Pooling for sparse data happens between 2 and 3: spatial k-nearest-neighbour smoothing (each
 // spot becomes the mean normalised profile of itself and its k nearest spots) or pseudobulk (the
@@ -24,14 +27,14 @@
 
 namespace dispa::analysis {
 
-enum class Standardize { units, cells, none };
-Standardize parse_standardize(const std::string& text);  // units|cells|none
+enum class Standardize { automatic, units, cells, none };
+Standardize parse_standardize(const std::string& text);  // auto|units|cells|none
 const char* standardize_name(Standardize s);
 
 struct HarmoniseOptions {
   double target_sum = 1e4;  // 0 = no library-size normalisation
   bool log1p = true;
-  Standardize standardize = Standardize::units;
+  Standardize standardize = Standardize::automatic;
 };
 
 // Model-gene counts of a batch of cells: dense [cells, G] (G = model genes) and library sizes.

@@ -9,7 +9,7 @@ dispa::tools::CommandRegistration registration("transfer", [](CLI::App& app, int
   auto o = std::make_shared<dispa::analysis::TransferOptions>();
   auto device = std::make_shared<std::string>("cpu");
   auto pool = std::make_shared<std::string>("none");
-  auto standardize = std::make_shared<std::string>("units");
+  auto standardize = std::make_shared<std::string>("auto");
   auto no_log1p = std::make_shared<bool>(false);
   auto skip_invalid = std::make_shared<bool>(false);
   auto quiet = std::make_shared<bool>(false);
@@ -35,7 +35,7 @@ dispa::tools::CommandRegistration registration("transfer", [](CLI::App& app, int
       ->capture_default_str();
   cmd->add_flag("--no-log1p", *no_log1p, "do not log1p-transform (input already on a log scale)");
   cmd->add_option("--standardize", *standardize,
-                  "per-gene z-score over: units (what is predicted), cells (before pooling), none")
+                  "per-gene z-score over: units (what is predicted), cells (before pooling), none; auto = cells with pseudobulk, else units")
       ->capture_default_str();
   cmd->add_option("--aliases", o->aliases, "extra gene-symbol aliases: TSV previous<TAB>current")->check(CLI::ExistingFile);
   cmd->add_option("--h5ad-matrix", o->read.h5ad_matrix, "AnnData matrix: X, raw/X or layers/<name>")->capture_default_str();
