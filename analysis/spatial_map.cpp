@@ -134,8 +134,10 @@ std::string spatial_map_svg(const SpatialMap& m) {
     out += fmt::format(R"(<line x1="{0}" x2="{1}" y1="{2:.1f}" y2="{2:.1f}" stroke="#333"/><text x="{3}" y="{4:.1f}" font-size="10">{5:g}</text>)" "\n",
                        l.bar_x + kBarWidth, l.bar_x + kBarWidth + 4, y, l.bar_x + kBarWidth + 6, y + 3.5, t);
   }
+  // Caption right of the tick labels, reading downwards (rotated glyphs extend to the right of x).
+  const int caption_x = l.bar_x + kBarWidth + 40;
   out += fmt::format(R"svg(<text x="{}" y="{}" font-size="10" fill="#444" transform="rotate(90 {} {})">{}</text>)svg" "\n",
-                     l.bar_x - 6, bar_top, l.bar_x - 6, bar_top, svg::escape_xml(m.value_label));
+                     caption_x, bar_top, caption_x, bar_top, svg::escape_xml(m.value_label));
   out += "</svg>\n";
   return out;
 }
