@@ -297,6 +297,27 @@ TEST_CASE("10x .h5: the reference matrix, from a path and from memory") {
   check_reference(*bio::parse_tenx_h5(bytes));
 }
 
+TEST_CASE("10x .h5 of Cell Ranger 2: one genome group with genes and gene_names") {
+  test::TempDir dir("tenx_h5_v2");
+  const fs::path p = dir.path() / "v2.h5";
+  {
+    test::Hdf5Writer w(p);
+    std::vector<int64_t> indptr;
+    std::vector<int32_t> idx;
+    std::vector<float> data;
+    by_cell(indptr, idx, data);
+    w.group("GRCh38");
+    w.strings("GRCh38/barcodes", kBarcodes, false);
+    w.strings("GRCh38/genes", {"ENSG1", "ENSG2", "ENSG3"}, false);
+    w.strings("GRCh38/gene_names", kSymbols, false);
+    w.numbers("GRCh38/data", data);
+    w.numbers("GRCh38/indices", idx);
+    w.numbers("GRCh38/indptr", indptr);
+    w.numbers<int64_t>("GRCh38/shape", {3, 4});
+  }
+  check_reference(*bio::open_counts(p));
+}
+
 TEST_CASE("AnnData .h5ad: dense, CSR and CSC X; symbols from a categorical var column") {
   test::TempDir dir("h5ad_ok");
   for (XLayout layout : {XLayout::dense, XLayout::csr, XLayout::csc}) {
@@ -308,6 +329,23 @@ TEST_CASE("AnnData .h5ad: dense, CSR and CSC X; symbols from a categorical var c
   check_reference(*s);
   const std::string bytes = read_bytes(dir.path() / "x1.h5ad");
   check_reference(*bio::parse_h5ad(bytes));
+  // raw/X with its own raw/var (here: X holds something else entirely).
+  const fs::path raw = dir.path() / "raw.h5ad";
+  {
+    test::Hdf5Writer w(raw);
+    write_frame(w, "obs", kBarcodes);
+    write_frame(w, "var", {"only_one_gene"});
+    w.numbers<float>("X", {9, 9, 9, 9}, {4, 1});
+    w.group("raw");
+    write_frame(w, "raw/var", kSymbols);
+    std::vector<float> x(12, 0.0f);
+    for (auto [f, c, v] : kEntries) x[size_t(c * 3 + f)] = v;
+    w.numbers("raw/X", x, {4, 3});
+  }
+  bio::CountReadOptions o;
+  o.h5ad_matrix = "raw/X";
+  check_reference(*bio::open_counts(raw, o));
+  CHECK(bio::open_counts(raw)->n_features() == 1);
 }
 
 TEST_CASE("HDF5 readers: bad input gives clear errors") {
