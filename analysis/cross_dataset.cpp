@@ -100,9 +100,14 @@ nlohmann::json score(const std::vector<size_t>& idx, const std::vector<double>& 
 
 }  // namespace
 
-nlohmann::json run_cross_dataset(const CrossDatasetOptions& o) {
-  DISPA_CHECK(!o.out.empty(), "evaluate: --out DIR is required");
+nlohmann::json run_cross_dataset(const CrossDatasetOptions& options) {
+  CrossDatasetOptions o = options;
   DISPA_CHECK(fs::is_directory(o.data), "evaluate: data folder '{}' does not exist", o.data.string());
+  if (o.out.empty()) {
+    fs::path name = fs::absolute(o.data).lexically_normal();
+    if (name.filename().empty()) name = name.parent_path();  // "gdsc1/" has an empty filename
+    o.out = o.run_dir / ("eval_" + name.filename().string());
+  }
   fs::create_directories(o.out);
   train::TrainedRun run = train::TrainedRun::load(o.run_dir, o.fold);
   const fs::path train_dir = o.train_data.empty() ? run.data_options().data_dir : o.train_data;

@@ -14,7 +14,7 @@
 // (`training_measurement`): the agreement between the two assays, the ceiling of what a model of
 // one screen can reach on the other.
 //
-// Files written to `out`:
+// Files written to `out` (default RUN_DIR/eval_<name of the data folder>, e.g. eval_gdsc1):
 //   metrics.json     the format of dispa train's metrics.json for group `all` (mean over folds,
 //                    baselines, sd, folds), plus "groups": {name: the same per group}, "ensemble"
 //                    (mean prediction over folds, per group; runs with several folds) and counts
@@ -34,7 +34,7 @@ struct CrossDatasetOptions {
   std::filesystem::path data;        // target folder: response.tsv, drugs.tsv (+ in_gdsc2, gdsc2_drug_name)
   std::filesystem::path expression;  // default: DATA/expression.tsv, else the training data's expression.tsv
   std::filesystem::path train_data;  // default: the data folder recorded in run.json
-  std::filesystem::path out;
+  std::filesystem::path out;         // default: RUN_DIR/eval_<name of DATA>
   Device device = Device::cpu();
   int64_t batch_size = 4096;
 };

@@ -20,7 +20,7 @@ dispa::tools::CommandRegistration registration("evaluate", [](CLI::App& app, int
       ->check(CLI::ExistingFile);
   cmd->add_option("--train-data", o->train_data, "the run's training data folder (default: as recorded in run.json)")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--out", o->out, "output folder: metrics.json, predictions.tsv")->required();
+  cmd->add_option("--out", o->out, "output folder for metrics.json, predictions.tsv; default RUN/eval_<name of DATA>");
   cmd->add_option("--device", *device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--batch-size", o->batch_size, "pairs per forward pass")->capture_default_str();
   cmd->add_flag("--quiet", *quiet, "only warnings and errors on stderr");

@@ -229,6 +229,13 @@ TEST_CASE("dispa evaluate: the training screen as its own target gives exact agr
   CHECK(j["folds"].size() == 2);
   CHECK(j.contains("ensemble"));
   CHECK(rows_of(o.out / "predictions.tsv") == j["pairs"].get<int64_t>());
+  // Without --out: RUN/eval_<name of the data folder>, also for a path ending in '/'.
+  analysis::CrossDatasetOptions d = o;
+  d.out.clear();
+  d.data = target.string() + "/";
+  analysis::run_cross_dataset(d);
+  CHECK(fs::exists(r.run / "eval_target" / "metrics.json"));
+  fs::remove_all(r.run / "eval_target");
   // in_gdsc2 that contradicts the mapping is an error naming the line.
   std::ofstream(target / "drugs.tsv") << "drug_name\tsmiles\tin_gdsc2\tgdsc2_drug_name\nX\tCCO\tyes\t\n";
   CHECK(error_of([&] { analysis::run_cross_dataset(o); }).find("drugs.tsv:2: drug 'X' has in_gdsc2 = yes but gdsc2_drug_name ''") !=
