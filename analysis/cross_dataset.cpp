@@ -98,38 +98,46 @@ nlohmann::json score(const std::vector<size_t>& idx, const std::vector<double>& 
   return j;
 }
 
-}  // namespace
+// The training screen: its pairs, the run's split (training pairs per fold) and its drugs.
+struct Training {
+  fs::path dir, split_file;
+  train::ResponseTable table;
+  train::Split split;
+  chem::DrugTable drugs;
+};
 
-nlohmann::json run_cross_dataset(const CrossDatasetOptions& options) {
-  CrossDatasetOptions o = options;
-  DISPA_CHECK(fs::is_directory(o.data), "evaluate: data folder '{}' does not exist", o.data.string());
-  if (o.out.empty()) {
-    fs::path name = fs::absolute(o.data).lexically_normal();
-    if (name.filename().empty()) name = name.parent_path();  // "gdsc1/" has an empty filename
-    o.out = o.run_dir / ("eval_" + name.filename().string());
-  }
-  fs::create_directories(o.out);
-  train::TrainedRun run = train::TrainedRun::load(o.run_dir, o.fold);
-  const fs::path train_dir = o.train_data.empty() ? run.data_options().data_dir : o.train_data;
-  DISPA_CHECK(fs::is_directory(train_dir),
+Training read_training(const CrossDatasetOptions& o, const train::TrainedRun& run) {
+  Training t;
+  t.dir = o.train_data.empty() ? run.data_options().data_dir : o.train_data;
+  DISPA_CHECK(fs::is_directory(t.dir),
               "evaluate: the run's training data folder '{}' does not exist (a relative path in run.json is relative to "
               "where dispa train ran): give --train-data",
-              train_dir.string());
-  const fs::path split_file = (fs::exists(o.run_dir / "run.json") ? o.run_dir.parent_path() : o.run_dir) / "split.tsv";
-  DISPA_CHECK(fs::exists(split_file), "evaluate: no split.tsv beside the run's folds ({}): the baselines need the training pairs",
-              split_file.string());
+              t.dir.string());
+  t.split_file = (fs::exists(o.run_dir / "run.json") ? o.run_dir.parent_path() : o.run_dir) / "split.tsv";
+  DISPA_CHECK(fs::exists(t.split_file),
+              "evaluate: no split.tsv beside the run's folds ({}): the baselines need the training pairs",
+              t.split_file.string());
+  t.table = train::read_response_folder(t.dir).table;
+  t.split = train::read_split(t.split_file, t.table);
+  t.drugs = chem::read_drug_table((t.dir / "drugs.tsv").string());
+  return t;
+}
 
-  // Training screen: pairs, split, drugs.
-  train::ResponseData training = train::read_response_folder(train_dir);
-  const train::ResponseTable& table = training.table;
-  const train::Split split = train::read_split(split_file, table);
-  const chem::DrugTable train_drugs = chem::read_drug_table((train_dir / "drugs.tsv").string());
+// The target screen's pairs as prepared model inputs, with the training ids of their cell and
+// drug (-1 when the training screen lacks it) for the baselines and the groups.
+struct Target {
+  train::InferenceInputs inputs;  // inputs.dataset.pairs: the scored pairs
+  std::vector<double> y;
+  std::vector<int32_t> drug_id, train_cell, train_drug;
+  std::vector<std::string> cell_ids, drug_names;
+  int64_t excluded = 0;
+};
 
-  // Target screen.
-  const std::vector<TargetDrug> target_drugs = read_target_drugs(o.data / "drugs.tsv", train_drugs);
+Target read_target(const CrossDatasetOptions& o, const train::TrainedRun& run, const Training& training) {
+  const std::vector<TargetDrug> target_drugs = read_target_drugs(o.data / "drugs.tsv", training.drugs);
   fs::path expression_file = o.expression;
   if (expression_file.empty())
-    expression_file = fs::exists(o.data / "expression.tsv") ? o.data / "expression.tsv" : train_dir / "expression.tsv";
+    expression_file = fs::exists(o.data / "expression.tsv") ? o.data / "expression.tsv" : training.dir / "expression.tsv";
   const bio::ExpressionMatrix expression = bio::read_expression(expression_file, run.data_options().expression);
   std::unordered_set<std::string> known_cells(expression.samples().begin(), expression.samples().end()), known_drugs;
   std::vector<chem::DrugRecord> records;
@@ -142,37 +150,59 @@ nlohmann::json run_cross_dataset(const CrossDatasetOptions& options) {
   train::ResponseReadOptions read;
   read.known_cells = &known_cells;
   read.known_drugs = &known_drugs;
-  const train::ResponseData target = train::read_response(o.data / "response.tsv", read);
-  if (target.excluded.total > 0) logging::warn("{}", target.excluded.summary());
+  const train::ResponseData responses = train::read_response(o.data / "response.tsv", read);
+  if (responses.excluded.total > 0) logging::warn("{}", responses.excluded.summary());
 
-  train::InferenceInputs inputs = run.prepare(expression, records, train::InvalidDrugs::skip, (o.data / "drugs.tsv").string());
-  train::FeaturizedDataset& ds = inputs.dataset;
+  Target t;
+  t.inputs = run.prepare(expression, records, train::InvalidDrugs::skip, (o.data / "drugs.tsv").string());
+  train::FeaturizedDataset& ds = t.inputs.dataset;
   std::unordered_map<std::string, int32_t> drug_row;
   for (size_t i = 0; i < ds.drug_names.size(); ++i) drug_row.emplace(ds.drug_names[i], int32_t(i));
-
-  // Pairs kept, with their group and the training ids for the baselines.
-  std::vector<double> y;
-  std::vector<int32_t> drug_id, train_cell, train_drug;
-  std::vector<std::string> cell_ids, drug_names;
   int64_t skipped_pairs = 0;
-  for (const train::ResponsePair& p : target.table.pairs) {
-    const std::string& cell = target.table.cell_ids[size_t(p.cell)];
-    const std::string& drug = target.table.drug_names[size_t(p.drug)];
+  for (const train::ResponsePair& p : responses.table.pairs) {
+    const std::string& cell = responses.table.cell_ids[size_t(p.cell)];
+    const std::string& drug = responses.table.drug_names[size_t(p.drug)];
     const auto row = drug_row.find(drug);
-    if (row == drug_row.end()) {
+    if (row == drug_row.end()) {  // a drug prepare() skipped (SMILES not featurisable)
       ++skipped_pairs;
       continue;
     }
     ds.pairs.push_back({int32_t(expression.sample_index(cell)), row->second, float(p.ln_ic50)});
-    y.push_back(p.ln_ic50);
-    drug_id.push_back(p.drug);
-    cell_ids.push_back(cell);
-    drug_names.push_back(drug);
-    train_cell.push_back(table.find_cell(cell));
-    const std::string& t = training_name.at(drug);
-    train_drug.push_back(t.empty() ? -1 : table.find_drug(t));
+    t.y.push_back(p.ln_ic50);
+    t.drug_id.push_back(p.drug);
+    t.cell_ids.push_back(cell);
+    t.drug_names.push_back(drug);
+    t.train_cell.push_back(training.table.find_cell(cell));
+    const std::string& name = training_name.at(drug);
+    t.train_drug.push_back(name.empty() ? -1 : training.table.find_drug(name));
   }
   if (skipped_pairs > 0) logging::warn("evaluate: {} pairs of drugs that could not be featurised are left out", skipped_pairs);
+  t.excluded = responses.excluded.total + skipped_pairs;
+  return t;
+}
+
+}  // namespace
+
+nlohmann::json run_cross_dataset(const CrossDatasetOptions& options) {
+  CrossDatasetOptions o = options;
+  DISPA_CHECK(fs::is_directory(o.data), "evaluate: data folder '{}' does not exist", o.data.string());
+  if (o.out.empty()) {
+    fs::path name = fs::absolute(o.data).lexically_normal();
+    if (name.filename().empty()) name = name.parent_path();  // "gdsc1/" has an empty filename
+    o.out = o.run_dir / ("eval_" + name.filename().string());
+  }
+  fs::create_directories(o.out);
+  train::TrainedRun run = train::TrainedRun::load(o.run_dir, o.fold);
+  const Training training = read_training(o, run);
+  const train::ResponseTable& table = training.table;
+  const train::Split& split = training.split;
+  const fs::path& split_file = training.split_file;
+  Target target = read_target(o, run, training);
+  train::FeaturizedDataset& ds = target.inputs.dataset;
+  const std::vector<double>& y = target.y;
+  const std::vector<int32_t>& drug_id = target.drug_id;
+  const std::vector<int32_t>& train_cell = target.train_cell;
+  const std::vector<int32_t>& train_drug = target.train_drug;
   const size_t n = y.size();
   DISPA_CHECK(n > 0, "evaluate: no pairs to score in {}", (o.data / "response.tsv").string());
 
@@ -243,15 +273,15 @@ nlohmann::json run_cross_dataset(const CrossDatasetOptions& options) {
   out["pairs"] = n;
   out["drugs_shared"] = shared_drugs.size();
   out["drugs_unseen"] = unseen_drugs.size();
-  out["excluded_pairs"] = target.excluded.total + skipped_pairs;
-  out["skipped_drugs"] = inputs.skipped_drugs;
+  out["excluded_pairs"] = target.excluded;
+  out["skipped_drugs"] = target.inputs.skipped_drugs;
   out["data"] = o.data.string();
   out["run"] = o.run_dir.string();
   train::write_json_file(o.out / "metrics.json", out);
 
   std::string text = "cell_id\tdrug_name\tgroup\tln_ic50\tprediction\n";
   for (size_t i = 0; i < n; ++i)
-    text += fmt::format("{}\t{}\t{}\t{}\t{:.6f}\n", cell_ids[i], drug_names[i], train_drug[i] >= 0 ? "shared" : "unseen",
+    text += fmt::format("{}\t{}\t{}\t{}\t{:.6f}\n", target.cell_ids[i], target.drug_names[i], train_drug[i] >= 0 ? "shared" : "unseen",
                         y[i], ensemble[i]);
   train::svg::write_file(o.out / "predictions.tsv", text);
   logging::info("wrote {} and {}", (o.out / "metrics.json").string(), (o.out / "predictions.tsv").string());
