@@ -254,6 +254,10 @@ nlohmann::json run_cross_dataset(const CrossDatasetOptions& options) {
       refs[2].second[i] = effect_prediction(additive, train_cell[i], train_drug[i]);
     }
     for (const auto& [name, idx] : groups) {
+      if (idx->empty()) {  // e.g. no unseen drugs: nothing to score (metrics are null in metrics.json)
+        per_group[name].push_back({{"n", 0}, {"fold", fold}});
+        continue;
+      }
       auto group_refs = refs;
       if (name == "shared_measured_in_both") group_refs.emplace_back("training_measurement", training_value);
       std::vector<std::pair<std::string, train::Metrics>> rows;
@@ -268,7 +272,7 @@ nlohmann::json run_cross_dataset(const CrossDatasetOptions& options) {
   for (const auto& [name, idx] : groups) {
     out["groups"][name] = train::aggregate_folds(per_group.at(name));
     out["groups"][name]["pairs"] = idx->size();
-    if (run.n_models() > 1) out["ensemble"][name] = score(*idx, y, drug_id, ensemble, {}, nullptr);
+    if (run.n_models() > 1 && !idx->empty()) out["ensemble"][name] = score(*idx, y, drug_id, ensemble, {}, nullptr);
   }
   out["pairs"] = n;
   out["drugs_shared"] = shared_drugs.size();

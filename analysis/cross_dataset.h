@@ -17,7 +17,8 @@
 // Files written to `out` (default RUN_DIR/eval_<name of the data folder>, e.g. eval_gdsc1):
 //   metrics.json     the format of dispa train's metrics.json for group `all` (mean over folds,
 //                    baselines, sd, folds), plus "groups": {name: the same per group}, "ensemble"
-//                    (mean prediction over folds, per group; runs with several folds) and counts
+//                    (mean prediction over folds, per group; runs with several folds) and counts;
+//                    a group without pairs (e.g. no unseen drug) has null metrics
 //   predictions.tsv  cell_id, drug_name, group, ln_ic50, prediction (mean over fold models)
 #pragma once
 #include <filesystem>
