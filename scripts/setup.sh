@@ -10,7 +10,8 @@ packages=(
   libopenbabel-dev openbabel
   libopenblas-dev          # benchmark yardstick only: never linked into the product
   libomp-dev
-  zlib1g-dev               # gzip input tables (engine/io/text), checkpoint CRC-32 (train/checkpoint)
+  zlib1g-dev               # gzip tables and 10x folders (engine/io/text, bio/), checkpoint CRC-32
+  libhdf5-dev              # 10x .h5 and AnnData .h5ad (bio/, HDF5 C API)
   openmpi-bin libopenmpi-dev   # CPU ranks for data-parallel training and the dist tests (mpirun)
 )
 missing=()
