@@ -177,6 +177,11 @@ std::string bar_chart_svg(const BarChartSvg& f) {
   for (size_t i = 0; i < N; ++i) {
     const double v = std::isfinite(f.values[i]) ? f.values[i] : 0.0, y = y0 + bh * double(i);
     const double a = std::min(px(0), px(v)), b = std::max(px(0), px(v));
+    if (!std::isfinite(f.values[i])) {  // a row without a value: its label only (e.g. "... 140 more ...")
+      out += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" font-size="{}" fill="#777" font-style="italic" text-anchor="end">{}</text>)" "\n",
+                         x0 - 6, y + bh * 0.7, kFont, svg::escape_xml(svg::shorten(f.labels[i], kMaxRowLabel)));
+      continue;
+    }
     out += fmt::format(
         R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}"><title>{}: {:.5g}</title></rect>)" "\n", a,
         y + 2, std::max(b - a, 0.5), bh - 4, diverging_colour((v < 0 ? -1.0 : 1.0) * (0.25 + 0.75 * std::abs(v) / m)),

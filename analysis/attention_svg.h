@@ -24,7 +24,7 @@ struct BarChartSvg {
   std::string title, subtitle;
   std::string value_label;                      // x-axis caption
   std::vector<std::string> labels;              // one per bar, top to bottom
-  std::vector<float> values;
+  std::vector<float> values;                    // NaN: a row with its label only (a gap marker)
 };
 std::string bar_chart_svg(const BarChartSvg& figure);
 

@@ -407,6 +407,13 @@ AggregatedAttribution aggregate(const std::vector<PairAttribution>& pairs) {
   for (AggregatedTables& a : agg.methods)
     for (std::vector<double>* v : {&a.pathway_mean, &a.pathway_abs, &a.fragment_mean, &a.fragment_abs, &a.map_mean, &a.map_abs})
       for (double& x : *v) x /= n;
+  for (Method m : kMethods) {  // second pass: the spread around the mean
+    AggregatedTables& a = agg.methods[size_t(m)];
+    a.map_sd.assign(a.map_mean.size(), 0.0);
+    for (const PairAttribution& p : pairs)
+      for (size_t i = 0; i < a.map_sd.size(); ++i) a.map_sd[i] += std::pow(p[m].map[i] - a.map_mean[i], 2);
+    for (double& x : a.map_sd) x = pairs.size() > 1 ? std::sqrt(x / (n - 1)) : 0.0;
+  }
   return agg;
 }
 

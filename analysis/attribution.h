@@ -73,9 +73,10 @@ std::vector<PairAttribution> attribute_pairs(Dispa& model, const train::Featuriz
                                              const std::vector<int64_t>& pairs, const Tensor& pathway_baseline,
                                              const AttributionOptions& options = {});
 
-// Mean and mean |.| over pairs (e.g. all cells of one drug), table by table.
+// Mean, mean |.| and sd (n − 1) over pairs (e.g. all cells of one drug), table by table. The sd of
+// the attention map across cells says which pathway's attention to a fragment moves with the cell.
 struct AggregatedTables {
-  std::vector<double> pathway_mean, pathway_abs, fragment_mean, fragment_abs, map_mean, map_abs;
+  std::vector<double> pathway_mean, pathway_abs, fragment_mean, fragment_abs, map_mean, map_abs, map_sd;
   // The summary a method is read by: signed means for attention, magnitudes for attributions.
   const std::vector<double>& pathway(Method m) const { return aggregates_signed(m) ? pathway_mean : pathway_abs; }
   const std::vector<double>& fragment(Method m) const { return aggregates_signed(m) ? fragment_mean : fragment_abs; }

@@ -16,7 +16,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/tensor.h"
+#include "bio/gmt.h"
+#include "model/dispa.h"
+#include "train/dataset.h"
+#include "train/response.h"
+#include "train/splits.h"
+#include "train/trainer.h"
 
 namespace dispa::train {
 
@@ -26,6 +31,7 @@ struct DemoOptions {
   int epochs = 30;
   double effect = 1.5;          // w: planted effect size in ln IC50 units per SD of activity
   int planted_pairs = 4;
+  std::string attention = "differential";  // or "vanilla" (the benchmark trains both)
   bool quick = false;           // fewer cells and epochs (for the test suite)
   Device device = Device::cpu();
   std::filesystem::path out_dir;  // optional: write the synthetic data folder and results here
@@ -46,6 +52,36 @@ struct DemoResult {
   int recovered = 0;       // planted pairs whose pathway ranks in the top 3
   std::string report;      // the text printed by the command
 };
+
+// One planted fragment -> pathway effect: drugs carrying `fragment` get weight·a[c, pathway].
+struct PlantedEffect {
+  std::string fragment;
+  std::vector<int> drugs;  // rows of the drug tables that carry it
+  int pathway = 0;
+  double weight = 0;
+};
+
+// The synthetic dataset, its split (fold 0 of 10 is the test set) and what was planted.
+struct DemoData {
+  DemoOptions options;  // after --quick
+  FeaturizedDataset data;
+  ResponseTable table;
+  Split split;
+  std::vector<int64_t> train, val, test;  // pair indices
+  std::vector<PlantedEffect> planted;
+  std::vector<bio::GeneSet> pathways;
+  std::vector<double> activity;  // [cells, pathways] latent pathway activities
+};
+DemoData make_demo_data(const DemoOptions& options);
+
+// The demo's model configuration (small: E = 32, 2 heads) for `data`, with options.attention.
+DispaConfig demo_model_config(const DemoData& data);
+// Trains a model on data.train (early stopping on data.val) on options.device.
+struct DemoTraining {
+  std::unique_ptr<Dispa> model;
+  TrainResult result;
+};
+DemoTraining train_demo_model(DemoData& data);
 
 DemoResult run_demo(const DemoOptions& options);
 

@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include "analysis/analyze.h"
 #include "analysis/attention_svg.h"
 #include "analysis/explain.h"
 #include "engine/autograd.h"
@@ -200,6 +201,46 @@ TEST_CASE("explain --internals --attributions: files for the pair; --all-cells a
   all.all_cells = true;
   all.internals = true;
   CHECK(error_of([&] { run_explain(all); }).find("--internals is for one pair") != std::string::npos);
+}
+
+TEST_CASE("analyze: every table and a self-contained report.html from the tiny run's test pairs") {
+  const TinyRun& t = tiny_run();
+  if (!t.ok) return;
+  test::TempDir tmp("analyze");
+  AnalyzeOptions o;
+  o.run_dir = t.run;
+  o.out_dir = tmp.path() / "out";
+  o.cells_per_drug = 3;
+  o.ig_steps = 2;
+  o.permutations = 20;
+  const nlohmann::json summary = run_analyze(o);
+  CHECK(summary.at("fold") == 0);
+  CHECK(summary.at("drugs").get<int>() == 12);
+  for (const char* f : {"report.html", "summary.json", "target_map.tsv", "drug_pathway_occlusion.tsv", "concordance.tsv",
+                        "concordance_drugs.tsv", "drug_modes.tsv", "clustering.tsv"})
+    CHECK_MESSAGE(fs::exists(o.out_dir / f), f);
+  const double p = summary.at("concordance").at("class").at("integrated_gradients").at("p").get<double>();
+  CHECK(p > 0.0);
+  CHECK(p <= 1.0);
+  TsvReader modes(o.out_dir / "drug_modes.tsv");
+  const int share = modes.column("context_share"), cells = modes.column("cells");
+  int rows = 0;
+  while (modes.next()) {
+    ++rows;
+    CHECK(modes.finite_double(share) >= 0.0);
+    CHECK(modes.finite_double(share) <= 1.0);
+    CHECK(modes.finite_double(cells) <= 3.0);
+  }
+  CHECK(rows == 12);
+  std::ifstream in(o.out_dir / "report.html");
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
+  CHECK(html.find("<svg") != std::string::npos);
+  for (const char* external : {"<script", " src=", " href=", "<link"}) CHECK_MESSAGE(html.find(external) == std::string::npos, external);
+  CHECK(html.find("Target concordance") != std::string::npos);
+
+  o.run_dir = tmp.path();
+  CHECK(error_of([&] { run_analyze(o); }).find("is not a dispa run") != std::string::npos);
 }
 
 TEST_CASE("attention SVG: diverging colours by sign, one cell per value, labels escaped") {
