@@ -220,7 +220,7 @@ DemoResult run_demo(const DemoOptions& options_in) {
   const DemoOptions& options = demo.options;
   DemoTraining training = train_demo_model(demo);
   Dispa& model = *training.model;
-  const TrainResult& trained = training.result;
+  const TrainResult trained = training.result;
   const FeaturizedDataset& data = demo.data;
   const ResponseTable& table = demo.table;
   const Split& split = demo.split;
@@ -248,82 +248,25 @@ DemoResult run_demo(const DemoOptions& options_in) {
   baseline_options.ridge_features = &pair_features;
   const std::vector<BaselineResult> baselines = run_baselines(table, split, 0, baseline_options);
 
-  // Attention recovery: mean Path2Sub attention of every pathway to the planted fragment, over the
-  // test pairs whose drug carries it (averaged over heads).
   DemoResult result;
-  std::vector<std::vector<double>> attention_sum(planted.size(), std::vector<double>(kPathways, 0.0));
-  std::vector<int> counts(planted.size(), 0);
-  {
-    model.eval();
-    NoGrad no_grad;
-    for (size_t start = 0; start < test.size(); start += 256) {
-      const std::vector<int64_t> chunk(test.begin() + ptrdiff_t(start),
-                                       test.begin() + ptrdiff_t(std::min(test.size(), start + 256)));
-      const Batch batch = make_batch(data, chunk);
-      const Tensor attention = model.forward(batch.inputs).path2sub_attention.to(Device::cpu());  // [B, H, P, L]
-      const int64_t H = attention.dim(1), P = attention.dim(2), L = attention.dim(3);
-      const float* a = attention.data<float>();
-      for (size_t b = 0; b < chunk.size(); ++b) {
-        const int d = table.pairs[size_t(chunk[b])].drug;
-        for (size_t k2 = 0; k2 < planted.size(); ++k2) {
-          const auto& frags = data.drug_fragments[size_t(d)];
-          const auto it = std::find(frags.begin(), frags.end(), planted[k2].fragment);
-          if (it == frags.end()) continue;
-          const int64_t l = it - frags.begin();
-          for (int64_t q = 0; q < P; ++q) {
-            double m = 0;
-            for (int64_t h = 0; h < H; ++h) m += a[((int64_t(b) * H + h) * P + q) * L + l];
-            attention_sum[k2][size_t(q)] += m / double(H);
-          }
-          ++counts[k2];
-        }
-      }
-    }
-  }
-  for (size_t k2 = 0; k2 < planted.size(); ++k2) {
-    PlantedPairResult r;
-    r.fragment = planted[k2].fragment;
-    r.pathway = demo.pathways[size_t(planted[k2].pathway)].id;
-    r.drugs_with_fragment = int(planted[k2].drugs.size());
-    r.pathways = kPathways;
-    const auto& s = attention_sum[k2];
-    const double target = s[size_t(planted[k2].pathway)];
-    r.rank = 1;
-    double others = 0;
-    for (int q = 0; q < kPathways; ++q) {
-      if (q == planted[k2].pathway) continue;
-      if (s[size_t(q)] > target) ++r.rank;
-      others += s[size_t(q)];
-    }
-    const double n = std::max(1, counts[k2]);
-    r.attention = target / n;
-    r.mean_other = others / (kPathways - 1) / n;
-    if (counts[k2] > 0 && r.rank <= 3) ++result.recovered;
-    result.planted.push_back(r);
-  }
-
   std::vector<std::pair<std::string, Metrics>> rows = {{"DiSPA", model_metrics}};
   for (const BaselineResult& b : baselines) rows.emplace_back(b.name, b.test);
   std::string report = fmt::format("\nDiSPA demo: test metrics on {} held-out pairs (best epoch {} of {})\n{}\n",
                                    test.size(), trained.best_epoch, trained.history.size(), metrics_table(rows));
-  report += fmt::format("Planted fragment -> pathway effects, and where the pathway ranks among {} by its Path2Sub\n"
-                        "attention to the fragment (test pairs with that fragment, mean over heads):\n", kPathways);
-  for (const PlantedPairResult& r : result.planted)
-    report += fmt::format("  {:<36} -> {}  in {} drugs  rank {:>2}/{}  attention {:+.4f} vs others {:+.4f}  {}\n",
-                          r.fragment, r.pathway, r.drugs_with_fragment, r.rank, r.pathways, r.attention, r.mean_other,
-                          r.rank <= 3 ? "recovered" : "not recovered");
-  report += fmt::format("{} of {} planted pairs recovered (pathway in the top 3 by attention)\n", result.recovered,
-                        result.planted.size());
+  report += fmt::format("Planted fragment -> pathway effects (ln IC50 += weight x pathway activity in the drugs "
+                        "carrying the fragment):\n");
+  for (const PlantedEffect& e : planted)
+    report += fmt::format("  {:<36} -> {}  weight {:+.2f}  in {} drugs\n", e.fragment, demo.pathways[size_t(e.pathway)].id,
+                          e.weight, e.drugs.size());
   result.report = report;
 
   nlohmann::json metrics = metrics_to_json(model_metrics);
   metrics["baselines"] = baselines_to_json(baselines, Role::test);
   metrics["best_epoch"] = trained.best_epoch;
-  metrics["planted_recovered"] = result.recovered;
   metrics["planted_pairs"] = nlohmann::json::array();
-  for (const PlantedPairResult& r : result.planted)
-    metrics["planted_pairs"].push_back({{"fragment", r.fragment}, {"pathway", r.pathway}, {"rank", r.rank},
-                                        {"attention", r.attention}, {"mean_other", r.mean_other}});
+  for (const PlantedEffect& e : planted)
+    metrics["planted_pairs"].push_back(
+        {{"fragment", e.fragment}, {"pathway", demo.pathways[size_t(e.pathway)].id}, {"weight", e.weight}});
   result.metrics = metrics;
 
   if (!options.out_dir.empty()) {  // the synthetic data as a data folder usable by `dispa train`
@@ -362,6 +305,8 @@ DemoResult run_demo(const DemoOptions& options_in) {
     write_file(options.out_dir / "planted.tsv", text);
     write_json_file(options.out_dir / "metrics.json", metrics);
   }
+  result.model = std::move(training.model);
+  result.data = std::make_shared<DemoData>(std::move(demo));
   return result;
 }
 
