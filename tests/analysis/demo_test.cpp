@@ -29,7 +29,7 @@ TEST_CASE("demo (quick): beats the drug-mean baseline; every method's recovery o
     CHECK(std::abs(p.weight) == 1.5);
     CHECK(c.report.find(p.fragment) != std::string::npos);
   }
-  REQUIRE(c.run.methods.size() == 7);  // 5 methods, attention_sd, random
+  REQUIRE(c.run.methods.size() == 8);  // 5 methods, attention_sd, drug2path, random
   for (size_t m = 0; m < c.run.methods.size(); ++m) {
     CHECK(c.run.recovered[m] >= 0);
     CHECK(c.run.recovered[m] <= K);
