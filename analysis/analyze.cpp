@@ -253,6 +253,7 @@ nlohmann::json run_analyze(const AnalyzeOptions& o) {
   AttributionOptions ao;
   ao.ig_steps = o.ig_steps;
   ao.interactions = false;
+  ao.pairs_per_chunk = 64;  // cell-ordered: a chunk holds several drugs of each cell, whose occluded copies it shares
   const std::vector<PairAttribution> attributed = attribute_pairs(model, ds, chosen, baseline, ao);
 
   AnalyzeResults r;

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <unordered_map>
+#include <utility>
 
 #include "engine/autograd.h"
 #include "engine/log.h"
@@ -67,15 +70,39 @@ DispaTokens gather_tokens(const RowTokens& t, size_t begin, size_t end) {
           gather_rows(t.mask, di), {}, {}};
 }
 
-// Predictions of every row, `slice` rows per forward, without the tape.
+// Predictions of every row, without the tape. Rows are visited sorted by (cell row, drug row) and
+// `slice` at a time; within a slice each distinct cell row and drug row is gathered once and the
+// model runs its per-cell and per-drug projections once for it (Dispa's row maps), so an occluded
+// cell shared by several drugs of the chunk is projected once.
 std::vector<double> predict_rows(const Dispa& model, const RowTokens& t, int64_t slice) {
   NoGrad no_grad;
-  std::vector<double> out;
-  out.reserve(t.cell_rows.size());
-  for (size_t begin = 0; begin < t.cell_rows.size(); begin += size_t(slice)) {
-    const size_t end = std::min(t.cell_rows.size(), begin + size_t(slice));
-    const std::vector<double> p = host_values(model.forward_tokens(gather_tokens(t, begin, end)).prediction);
-    out.insert(out.end(), p.begin(), p.end());
+  const Device device = t.pathway_tokens.device();
+  const size_t n = t.cell_rows.size();
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return std::pair(t.cell_rows[a], t.drug_rows[a]) < std::pair(t.cell_rows[b], t.drug_rows[b]);
+  });
+  std::vector<double> out(n);
+  for (size_t begin = 0; begin < n; begin += size_t(slice)) {
+    const size_t end = std::min(n, begin + size_t(slice));
+    std::vector<int32_t> cells, drugs, cell_map, drug_map;  // distinct table rows; each row's position
+    std::unordered_map<int32_t, int32_t> cell_at, drug_at;
+    auto position = [](std::vector<int32_t>& distinct, std::unordered_map<int32_t, int32_t>& at, int32_t row) {
+      const auto [it, added] = at.emplace(row, int32_t(distinct.size()));
+      if (added) distinct.push_back(row);
+      return it->second;
+    };
+    for (size_t k = begin; k < end; ++k) {
+      cell_map.push_back(position(cells, cell_at, t.cell_rows[order[k]]));
+      drug_map.push_back(position(drugs, drug_at, t.drug_rows[order[k]]));
+    }
+    const Tensor ci = index_tensor(cells, device), di = index_tensor(drugs, device);
+    const DispaTokens tokens{gather_rows(t.pathway_tokens, ci), gather_rows(t.fragment_tokens, di),
+                             gather_rows(t.drug_token, di),     gather_rows(t.mask, di),
+                             index_tensor(cell_map, device),     index_tensor(drug_map, device)};
+    const std::vector<double> p = host_values(model.forward_tokens(tokens).prediction);
+    for (size_t k = begin; k < end; ++k) out[order[k]] = p[k - begin];
   }
   return out;
 }
