@@ -134,9 +134,11 @@ Tensor encode_cells(const Dispa& model, const FeaturizedDataset& data, const std
   for (int64_t begin = 0; begin < n; begin += slice) {
     const int64_t rows = std::min(n, begin + slice) - begin;
     DispaInputs in;
+    // Built in f64 on the host, converted there: CUDA tensors are f32 only.
     in.expression = Tensor::from_vector(std::vector<double>(expression.begin() + begin * G, expression.begin() + (begin + rows) * G),
-                                        {rows, G}, device)
-                        .to(data.cell_expression.dtype());
+                                        {rows, G})
+                        .to(data.cell_expression.dtype())
+                        .to(device);
     in.pathway_gene_indices = data.pathway_gene_indices;
     in.drug = slice_rows(data.drug_global);  // encode needs a drug; its tokens are not used
     in.substructures = slice_rows(data.drug_fragment_features);
@@ -236,7 +238,7 @@ std::vector<PairAttribution> attribute_pairs(Dispa& model, const FeaturizedDatas
       }
     }
     const int64_t n_variants = int64_t(variant_source.size());
-    const Tensor keep_t = Tensor::from_vector(keep, {n_variants, L}, device).to(enc.fragment_tokens.dtype());
+    const Tensor keep_t = Tensor::from_vector(keep, {n_variants, L}).to(enc.fragment_tokens.dtype()).to(device);
     const Tensor vsrc = index_tensor(variant_source, device);
 
     // Cell variants: rows [0, n_cells) as encoded; then n_cells + i·P + p = cell i with pathway p's
