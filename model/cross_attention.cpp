@@ -83,9 +83,7 @@ Tensor masked_scores(const Tensor& scores, const Tensor& key_mask) {
 Tensor lambda_per_head(const Tensor& lambda, int heads) {
   return Tensor::full({int64_t(heads)}, lambda.detach().to(Device::cpu()).item(), lambda.dtype());
 }
-}  // namespace
 
-namespace {
 // Projects distinct rows once, then expands them to the batch (identity without a row map).
 Tensor project(const Linear& proj, const Tensor& x, const Tensor& rows) {
   const Tensor y = proj.forward(x);
