@@ -60,6 +60,30 @@ Tensor CrossAttention::lambda() const {
 }
 
 namespace {
+// Internals are for reading: detached host copies (the maps are small: one pair in explain).
+Tensor host_copy(const Tensor& t) { return t.defined() ? t.detach().to(Device::cpu()).clone() : t; }
+
+// Pre-softmax scores [B, H, Lq, Lk] on the host with masked keys (key_mask [B, Lk], 0 = masked)
+// set to −inf, as AttentionInternals documents.
+Tensor masked_scores(const Tensor& scores, const Tensor& key_mask) {
+  Tensor s = host_copy(scores).to(DType::f64);
+  if (key_mask.defined()) {
+    const std::vector<double> m = key_mask.detach().to(Device::cpu()).to_f64_vector();
+    const int64_t B = s.dim(0), Lk = s.dim(3), rows = s.numel() / (B * Lk);
+    double* x = s.data<double>();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < Lk; ++j)
+          if (m[size_t(b * Lk + j)] == 0.0) x[(b * rows + r) * Lk + j] = -INFINITY;
+  }
+  return s.to(scores.dtype());
+}
+
+// The λ a forward used, once per head ([H], host): DiSPA shares one λ across heads.
+Tensor lambda_per_head(const Tensor& lambda, int heads) {
+  return Tensor::full({int64_t(heads)}, lambda.detach().to(Device::cpu()).item(), lambda.dtype());
+}
+
 // Projects distinct rows once, then expands them to the batch (identity without a row map).
 Tensor project(const Linear& proj, const Tensor& x, const Tensor& rows) {
   const Tensor y = proj.forward(x);
@@ -74,7 +98,12 @@ AttentionOutput CrossAttention::forward(const Tensor& queries, const Tensor& key
   const Tensor q = project(q_proj, queries, query_rows);  // [B, Lq, A]
   const Tensor k = project(k_proj, keys_values, kv_rows); // [B, Lk, A]
   const Tensor v = project(v_proj, keys_values, kv_rows); // [B, Lk, A]
-  DiffAttentionResult r = diff_attention(q, k, v, key_mask, lambda(), lambda_init, subln.weight, heads, rms_eps);
+  const Tensor lam = lambda();
+  DiffAttentionResult r = diff_attention(q, k, v, key_mask, lam, lambda_init, subln.weight, heads, rms_eps,
+                                         capture != nullptr);
+  if (capture)
+    *capture = {masked_scores(r.scores1, key_mask), masked_scores(r.scores2, key_mask), host_copy(r.softmax1),
+                host_copy(r.softmax2), lambda_per_head(lam, heads), host_copy(r.attention)};
   return {out_proj.forward(r.output), r.attention};
 }
 
@@ -95,15 +124,23 @@ AttentionOutput CrossAttention::forward_unfused(const Tensor& queries, const Ten
     const Tensor qh = permute(q.reshape({B, Lq, H, 2, D}), {0, 2, 3, 1, 4});  // [B, H, 2, Lq, D]
     const Tensor kh = permute(k.reshape({B, Lk, H, 2, D}), {0, 2, 3, 1, 4});  // [B, H, 2, Lk, D]
     auto half = [&](const Tensor& t, int64_t i, int64_t rows) { return slice(t, 2, i, i + 1).reshape({B, H, rows, D}); };
-    const Tensor a1 = probabilities(mul_scalar(matmul(half(qh, 0, Lq), half(kh, 0, Lk), false, true), scale));
-    const Tensor a2 = probabilities(mul_scalar(matmul(half(qh, 1, Lq), half(kh, 1, Lk), false, true), scale));
-    attention = a1 - lambda() * a2;                                            // [B, H, Lq, Lk]
+    const Tensor s1 = mul_scalar(matmul(half(qh, 0, Lq), half(kh, 0, Lk), false, true), scale);
+    const Tensor s2 = mul_scalar(matmul(half(qh, 1, Lq), half(kh, 1, Lk), false, true), scale);
+    const Tensor a1 = probabilities(s1), a2 = probabilities(s2);
+    const Tensor lam = lambda();
+    attention = a1 - lam * a2;                                                 // [B, H, Lq, Lk]
     values = permute(v.reshape({B, Lk, H, 2 * D}), {0, 2, 1, 3});              // [B, H, Lk, 2D]
+    if (capture)
+      *capture = {masked_scores(s1, key_mask), masked_scores(s2, key_mask), host_copy(a1), host_copy(a2),
+                  lambda_per_head(lam, heads), host_copy(attention)};
   } else {
     const Tensor qh = permute(q.reshape({B, Lq, H, D}), {0, 2, 1, 3});
     const Tensor kh = permute(k.reshape({B, Lk, H, D}), {0, 2, 1, 3});
-    attention = probabilities(mul_scalar(matmul(qh, kh, false, true), scale));
+    const Tensor s = mul_scalar(matmul(qh, kh, false, true), scale);
+    attention = probabilities(s);
     values = permute(v.reshape({B, Lk, H, D}), {0, 2, 1, 3});
+    if (capture) *capture = {masked_scores(s, key_mask), Tensor(), host_copy(attention), Tensor(), Tensor(),
+                             host_copy(attention)};
   }
   Tensor o = subln.forward(matmul(attention, values));       // [B, H, Lq, 2D or D]
   if (kind == AttentionKind::differential) o = mul_scalar(o, 1.0 - lambda_init);

@@ -25,6 +25,16 @@ struct AttentionOutput {
   Tensor attention;  // [B, H, Lq, Lk] (differential: A1 − λA2; vanilla: softmax), no gradient
 };
 
+// Everything one forward computed on the way to the attention map, for study (dispa explain
+// --internals). The path that runs (the fused op or the unfused ops) fills it when
+// CrossAttention::capture points here; nothing is recomputed. All detached, [B, H, Lq, Lk]:
+struct AttentionInternals {
+  Tensor scores1, scores2;    // pre-softmax scores QKᵀ/√D, masked keys −inf (scores2: differential)
+  Tensor softmax1, softmax2;  // the softmaxes (vanilla: softmax1 only); masked keys 0
+  Tensor lambda;              // [H]: the λ used by each head (differential; one shared value)
+  Tensor attention;           // the map that multiplies V: softmax1 − λ·softmax2, or the softmax
+};
+
 class CrossAttention : public Module {
  public:
   CrossAttention(AttentionKind kind, int64_t embed_dim, int64_t attn_dim, int heads, int depth, double rms_eps,
@@ -45,6 +55,9 @@ class CrossAttention : public Module {
   int64_t attn_dim, head_dim;  // head_dim: D (differential: attn_dim / (2 heads))
   double lambda_init, rms_eps;
   bool use_fused = true;       // differential only; vanilla always runs unfused
+  // When set, the next forwards fill *capture (see AttentionInternals); the fused op then also
+  // keeps its scores, on the CPU only. Off (null) in training and inference.
+  AttentionInternals* capture = nullptr;
   Linear q_proj, k_proj, v_proj, out_proj;
   RMSNorm subln;  // over 2D (differential) or D (vanilla)
   Tensor lambda_q1, lambda_k1, lambda_q2, lambda_k2;

@@ -121,9 +121,10 @@ void tile_matvec(const T* x, const T* tile, int rows, int64_t lk, T scale, T* ou
 }
 
 // All query rows of one (b, h): both score rows, both masked softmaxes (into a1/a2), A, AV and
-// the RMSNorm. Scratch: kt (2D·padded Lk, K transposed) and o (2D).
+// the RMSNorm. Scratch: kt (2D·padded Lk, K transposed) and o (2D). s1/s2 (nullable): the score
+// rows are copied there before they become exponentials (dispa explain --internals).
 template <typename T>
-void forward_pair(const CpuArgs<T>& x, int64_t b, int h, T* a1, T* a2, T* attn, T* y, T* kt, T* o) {
+void forward_pair(const CpuArgs<T>& x, int64_t b, int h, T* a1, T* a2, T* attn, T* y, T* kt, T* o, T* s1, T* s2) {
   const DiffAttentionDims& dm = x.dims;
   const int d_half = dm.head_dim, n = dm.cols();
   const int64_t lk = dm.lk;
@@ -139,6 +140,10 @@ void forward_pair(const CpuArgs<T>& x, int64_t b, int h, T* a1, T* a2, T* attn, 
     T* pa = attn + m0;
     tile_matvec(q1, kt, d_half, lk, scale, p1);
     tile_matvec(q2, kt + d_half * padded_keys(lk), d_half, lk, scale, p2);
+    if (s1) {
+      std::copy_n(p1, lk, s1 + m0);
+      std::copy_n(p2, lk, s2 + m0);
+    }
     T max1 = -std::numeric_limits<T>::infinity(), max2 = max1;
     for (int64_t j = 0; j < lk; ++j) {
       if (!mask || mask[j] != T(0)) {
@@ -172,7 +177,7 @@ void forward_pair(const CpuArgs<T>& x, int64_t b, int h, T* a1, T* a2, T* attn, 
 }
 
 template <typename T>
-void forward_cpu(const CpuArgs<T>& x, T* a1, T* a2, T* attn, T* y) {
+void forward_cpu(const CpuArgs<T>& x, T* a1, T* a2, T* attn, T* y, T* s1, T* s2) {
   const DiffAttentionDims& dm = x.dims;
   const int64_t pairs = dm.batch * dm.heads;
 #pragma omp parallel
@@ -180,7 +185,7 @@ void forward_cpu(const CpuArgs<T>& x, T* a1, T* a2, T* attn, T* y) {
     std::vector<T> kt(size_t(dm.cols() * padded_keys(dm.lk)), T(0)), o(size_t(dm.cols()));
 #pragma omp for schedule(static)
     for (int64_t bh = 0; bh < pairs; ++bh)
-      forward_pair(x, bh / dm.heads, int(bh % dm.heads), a1, a2, attn, y, kt.data(), o.data());
+      forward_pair(x, bh / dm.heads, int(bh % dm.heads), a1, a2, attn, y, kt.data(), o.data(), s1, s2);
   }
 }
 
@@ -325,13 +330,17 @@ void reduce_partials(const std::vector<T>& partial, int64_t pairs, int n, T* dla
 
 DiffAttentionResult diff_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
                                    const Tensor& lambda, double lambda_init, const Tensor& subln_weight,
-                                   int heads, double rms_eps) {
+                                   int heads, double rms_eps, bool keep_scores) {
   const DiffAttentionDims dims = check_arguments(q, k, v, key_mask, lambda, subln_weight, heads, rms_eps);
+  DISPA_CHECK(!keep_scores || !q.is_cuda(), "{}: keep_scores needs the CPU (the CUDA kernels do not write scores); "
+              "run the pair on the CPU", kOp);
   const Shape map_shape{dims.batch, dims.heads, dims.lq, dims.lk};
   Tensor y = Tensor::empty(q.shape(), q.dtype(), q.device());
   Tensor attention = Tensor::empty(map_shape, q.dtype(), q.device());
   Tensor a1 = Tensor::empty(map_shape, q.dtype(), q.device());
   Tensor a2 = Tensor::empty(map_shape, q.dtype(), q.device());
+  Tensor s1 = keep_scores ? Tensor::empty(map_shape, q.dtype(), q.device()) : Tensor();
+  Tensor s2 = keep_scores ? Tensor::empty(map_shape, q.dtype(), q.device()) : Tensor();
   // The mask in q's dtype, so the kernels read one element type (nonzero stays nonzero).
   const Tensor mask = key_mask.defined() ? key_mask.detach().to(q.dtype()) : Tensor();
   double lambda_value = 0;  // CPU only: the CUDA kernels read λ on the device (no host sync)
@@ -345,7 +354,8 @@ DiffAttentionResult diff_attention(const Tensor& q, const Tensor& k, const Tenso
     dispatch_floating(q.dtype(), kOp, [&](auto tag) {
       using T = typename decltype(tag)::type;
       forward_cpu(cpu_args<T>(dims, q, k, v, mask, subln_weight, lambda_value, lambda_init, rms_eps), a1.data<T>(),
-                  a2.data<T>(), attention.data<T>(), y.data<T>());
+                  a2.data<T>(), attention.data<T>(), y.data<T>(), keep_scores ? s1.data<T>() : nullptr,
+                  keep_scores ? s2.data<T>() : nullptr);
     });
   }
 
@@ -386,7 +396,7 @@ DiffAttentionResult diff_attention(const Tensor& q, const Tensor& k, const Tenso
            lambda.accumulate_grad(std::move(dlambda));
            subln_weight.accumulate_grad(std::move(dweight));
          });
-  return {y, attention};
+  return {y, attention, a1, a2, s1, s2};
 }
 
 }  // namespace dispa

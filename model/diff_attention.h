@@ -15,13 +15,18 @@ namespace dispa {
 struct DiffAttentionResult {
   Tensor output;     // [B, Lq, H·2D], differentiable in q, k, v, lambda, subln_weight
   Tensor attention;  // [B, H, Lq, Lk] = A1 − λ·A2, for inspection (no gradient)
+  Tensor softmax1, softmax2;  // [B, H, Lq, Lk]: A1 and A2 (kept for backward anyway; no gradient)
+  Tensor scores1, scores2;    // [B, H, Lq, Lk] pre-softmax Q1K1ᵀ/√D, Q2K2ᵀ/√D: only with keep_scores
+                              // (CPU only); masked keys hold their unmasked dot product
 };
 
 // q: [B, Lq, H·2D], k and v: [B, Lk, H·2D], key_mask: [B, Lk] (nonzero = valid) or undefined,
 // lambda: shape [] or [1] (differentiable), subln_weight: [2D]. A query row whose keys are all
-// masked gives zeros (never NaN). Throws naming the op and shapes on any mismatch.
+// masked gives zeros (never NaN). Throws naming the op and shapes on any mismatch. keep_scores
+// (for dispa explain --internals) also returns the scores the CPU loops compute; on CUDA it is
+// an error (the kernels never write them out).
 DiffAttentionResult diff_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
                                    const Tensor& lambda, double lambda_init, const Tensor& subln_weight,
-                                   int heads, double rms_eps = 1e-5);
+                                   int heads, double rms_eps = 1e-5, bool keep_scores = false);
 
 }  // namespace dispa

@@ -234,7 +234,9 @@ void Dispa::set_fused_attention(bool fused) {
   drug2path.use_fused = fused;
 }
 
-DispaOutputs Dispa::forward(const DispaInputs& in) const {
+DispaOutputs Dispa::forward(const DispaInputs& in) const { return forward_tokens(encode(in)); }
+
+DispaTokens Dispa::encode(const DispaInputs& in) const {
   const DispaConfig& c = config_;
   const bool cell_dedup = in.cell_rows.defined(), drug_dedup = in.drug_rows.defined();
   DISPA_CHECK(in.expression.ndim() == 2 && in.expression.dim(1) == c.genes,
@@ -254,18 +256,34 @@ DispaOutputs Dispa::forward(const DispaInputs& in) const {
   DISPA_CHECK(in.mask.shape() == Shape({Bd, c.max_substructures}), "dispa: mask must be [{}, {}] (B, L), got {}",
               Bd, c.max_substructures, in.mask.describe());
   const int64_t L = c.max_substructures, E = c.embed_dim;
-  auto expand_cells = [&](const Tensor& t) { return cell_dedup ? gather_rows(t, in.cell_rows) : t; };
-  auto expand_drugs = [&](const Tensor& t) { return drug_dedup ? gather_rows(t, in.drug_rows) : t; };
-
   const Tensor genes = gather_columns(in.expression, in.pathway_gene_indices);      // [Bc, P, S]
-  const Tensor cell_tokens = slab_norm.forward(gene_ffn.forward(genes));           // [Bc, P, E]
   const Tensor mask_f = in.mask.dtype() == in.substructures.dtype() ? in.mask : in.mask.to(in.substructures.dtype());
-  const Tensor drug_subs = sub_ffn.forward(in.substructures) * mask_f.reshape({Bd, L, 1});  // [Bd, L, E]
-  const Tensor drug_vec = drug_ffn.forward(in.drug).reshape({Bd, 1, E});           // [Bd, 1, E]
-  const Tensor mask = expand_drugs(in.mask);                                         // [B, L]
+  return {slab_norm.forward(gene_ffn.forward(genes)),                               // [Bc, P, E]
+          sub_ffn.forward(in.substructures) * mask_f.reshape({Bd, L, 1}),          // [Bd, L, E]
+          drug_ffn.forward(in.drug).reshape({Bd, 1, E}),                           // [Bd, 1, E]
+          in.mask, in.cell_rows, in.drug_rows};
+}
 
-  AttentionOutput view1 = path2sub.forward(cell_tokens, drug_subs, mask, in.cell_rows, in.drug_rows);  // [B, P, E]
-  AttentionOutput view2 = drug2path.forward(drug_vec, cell_tokens, Tensor(), in.drug_rows, in.cell_rows);  // [B, 1, E]
+DispaOutputs Dispa::forward_tokens(const DispaTokens& t) const {
+  const int64_t E = config_.embed_dim;
+  const bool cell_dedup = t.cell_rows.defined(), drug_dedup = t.drug_rows.defined();
+  const int64_t B = cell_dedup ? t.cell_rows.dim(0) : t.pathway_tokens.dim(0);
+  const int64_t Bd = t.drug_token.defined() ? t.drug_token.dim(0) : 0, L = config_.max_substructures;
+  DISPA_CHECK(t.pathway_tokens.ndim() == 3 && t.pathway_tokens.dim(1) == config_.pathways && t.pathway_tokens.dim(2) == E,
+              "dispa: pathway tokens must be [B, {}, {}], got {}", config_.pathways, E, t.pathway_tokens.describe());
+  DISPA_CHECK(t.drug_token.shape() == Shape({Bd, 1, E}) && t.fragment_tokens.shape() == Shape({Bd, L, E}) &&
+                  t.mask.shape() == Shape({Bd, L}) && (drug_dedup || Bd == B),
+              "dispa: drug tokens [B, 1, {1}], fragment tokens [B, {0}, {1}] and mask [B, {0}] disagree: {2}, {3}, {4}",
+              L, E, t.drug_token.describe(), t.fragment_tokens.describe(), t.mask.describe());
+  auto expand_cells = [&](const Tensor& x) { return cell_dedup ? gather_rows(x, t.cell_rows) : x; };
+  auto expand_drugs = [&](const Tensor& x) { return drug_dedup ? gather_rows(x, t.drug_rows) : x; };
+  const Tensor& cell_tokens = t.pathway_tokens;
+  const Tensor& drug_subs = t.fragment_tokens;
+  const Tensor& drug_vec = t.drug_token;
+  const Tensor mask = expand_drugs(t.mask);                                          // [B, L]
+
+  AttentionOutput view1 = path2sub.forward(cell_tokens, drug_subs, mask, t.cell_rows, t.drug_rows);  // [B, P, E]
+  AttentionOutput view2 = drug2path.forward(drug_vec, cell_tokens, Tensor(), t.drug_rows, t.cell_rows);  // [B, 1, E]
   const Tensor z = concat({mean(view1.output, 1), view2.output.reshape({B, E}), expand_drugs(mean(drug_subs, 1))}, 1);  // [B, 3E]
   DispaOutputs out;
   out.prediction = head.forward(z).reshape({B});

@@ -70,6 +70,17 @@ struct DispaOutputs {
   Tensor pathway_tokens;       // [B, P, E]; undefined in training mode
 };
 
+// The tokens the two attention views read: the forward's first stage (dispa::Dispa::encode).
+// Attribution (analysis/) makes them leaves, scales or masks them and runs the second stage
+// (forward_tokens), so gradients and occlusions act on exactly the tensors the model attends over.
+struct DispaTokens {
+  Tensor pathway_tokens;   // [Bc, P, E]: slab-normed gene-FFN output per cell (row)
+  Tensor fragment_tokens;  // [Bd, L, E]: substructure-FFN output, masked (padding) rows zero
+  Tensor drug_token;       // [Bd, 1, E]: drug-FFN output of the whole molecule
+  Tensor mask;             // [Bd, L], nonzero = valid fragment
+  Tensor cell_rows, drug_rows;  // as DispaInputs (undefined: one row per pair)
+};
+
 // Regressor head: blocks Linear → BatchNorm1d → GELU → Dropout, residual on every
 // `residual_every`-th block (1-based) when its input and output widths match, then Linear → 1.
 class RegressorHead : public Module {
@@ -97,7 +108,9 @@ class Dispa : public Module {
   // Parameters are initialised from init_seed (PyTorch's rules; Philox draws); dropout masks come
   // from the (seed, offset) stream of dropout_rng(), which checkpoints save and restore.
   Dispa(const DispaConfig& config, uint64_t init_seed = 0);
-  DispaOutputs forward(const DispaInputs& inputs) const;
+  DispaOutputs forward(const DispaInputs& inputs) const;  // forward_tokens(encode(inputs))
+  DispaTokens encode(const DispaInputs& inputs) const;
+  DispaOutputs forward_tokens(const DispaTokens& tokens) const;
   const DispaConfig& config() const { return config_; }
   Generator& dropout_rng() { return dropout_rng_; }
   void set_fused_attention(bool fused);

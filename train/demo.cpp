@@ -90,9 +90,11 @@ void write_file(const std::filesystem::path& file, const std::string& text) { io
 
 }  // namespace
 
-DemoResult run_demo(const DemoOptions& options_in) {
+DemoData make_demo_data(const DemoOptions& options_in) {
   if (!options_in.out_dir.empty()) io::check_output_folder(options_in.out_dir, "--out");
-  DemoOptions options = options_in;
+  DemoData demo;
+  DemoOptions& options = demo.options;
+  options = options_in;
   if (options.quick) {
     options.cells = std::min(options.cells, 120);
     options.epochs = std::min(options.epochs, 12);
@@ -107,7 +109,7 @@ DemoResult run_demo(const DemoOptions& options_in) {
   const chem::DrugFeaturizer featurizer(feature_options);
   std::vector<chem::DrugRecord> records;
   for (const auto& [name, smiles] : kDemoDrugs) records.push_back({name, smiles, 0});
-  FeaturizedDataset data;
+  FeaturizedDataset& data = demo.data;
   const chem::DrugFeatureBatch drug_batch = featurizer.featurize_all(records);
   data.drug_names = drug_batch.names;
   data.drug_global = drug_batch.global;
@@ -127,13 +129,7 @@ DemoResult run_demo(const DemoOptions& options_in) {
                    [](const auto& a, const auto& b) { return a.second.size() > b.second.size(); });
   const int n_planted = std::min<int>(options.planted_pairs, int(candidates.size()));
   DISPA_CHECK(n_planted > 0, "demo: no fragment is shared by two or more demo drugs");
-  struct Planted {
-    std::string fragment;
-    std::vector<int> drugs;
-    int pathway;
-    double weight;
-  };
-  std::vector<Planted> planted;
+  std::vector<PlantedEffect>& planted = demo.planted;
   for (int k = 0; k < n_planted; ++k)
     planted.push_back({candidates[size_t(k)].first, candidates[size_t(k)].second, (3 * k + 1) % kPathways,
                        (k % 2 == 0 ? 1.0 : -1.0) * options.effect});
@@ -143,11 +139,11 @@ DemoResult run_demo(const DemoOptions& options_in) {
   const auto potency = Tensor::normal({n_drugs}, 2.0, 1.5, seed, 2u << 20).to_vector<float>();
   const auto sensitivity = Tensor::normal({n_cells}, 0.0, 0.5, seed, 3u << 20).to_vector<float>();
   const auto noise = Tensor::normal({n_cells * n_drugs}, 0.0, 0.3, seed, 4u << 20).to_vector<float>();
-  ResponseTable table;
+  ResponseTable& table = demo.table;
   for (int c = 0; c < n_cells; ++c)
     for (int d = 0; d < n_drugs; ++d) {
       double y = potency[size_t(d)] + sensitivity[size_t(c)] + noise[size_t(c * n_drugs + d)];
-      for (const Planted& p : planted)
+      for (const PlantedEffect& p : planted)
         if (std::find(p.drugs.begin(), p.drugs.end(), d) != p.drugs.end())
           y += p.weight * syn.activity[size_t(c) * kPathways + p.pathway];
       table.add(syn.cells[size_t(c)], kDemoDrugs[size_t(d)].first, y);
@@ -155,19 +151,19 @@ DemoResult run_demo(const DemoOptions& options_in) {
   data.cell_ids = syn.cells;
   data.gene_symbols = syn.genes;
   data.cell_expression = Tensor::from_vector(syn.expression, {n_cells, kGenes});
-  std::vector<bio::GeneSet> sets;
   for (int p = 0; p < kPathways; ++p) {
     bio::GeneSet set;
     set.id = syn.pathway_ids[size_t(p)];
     set.description = fmt::format("synthetic pathway {}", p + 1);
     for (int g : syn.pathway_genes[size_t(p)]) set.genes.push_back(syn.genes[size_t(g)]);
     set.n_listed = int64_t(set.genes.size());
-    sets.push_back(set);
+    demo.pathways.push_back(set);
   }
-  const bio::PathwayIndex index = bio::build_pathway_index(sets, syn.genes, {});
+  const bio::PathwayIndex index = bio::build_pathway_index(demo.pathways, syn.genes, {});
   data.pathway_ids = index.ids;
   data.pathway_gene_indices = index.index;
   for (const ResponsePair& p : table.pairs) data.pairs.push_back({p.cell, p.drug, float(p.ln_ic50)});
+  demo.activity = syn.activity;
 
   // Random split: fold 0 of 10 is the test set (10 %), 10 % of the rest validates.
   KFoldOptions k;
@@ -175,10 +171,14 @@ DemoResult run_demo(const DemoOptions& options_in) {
   k.folds = 10;
   k.seed = seed;
   k.val_fraction = 0.1;
-  const Split split = kfold_split(table, k);
-  const std::vector<int64_t> train = split.indices(0, Role::train), val = split.indices(0, Role::val),
-                             test = split.indices(0, Role::test);
+  demo.split = kfold_split(table, k);
+  demo.train = demo.split.indices(0, Role::train);
+  demo.val = demo.split.indices(0, Role::val);
+  demo.test = demo.split.indices(0, Role::test);
+  return demo;
+}
 
+DispaConfig demo_model_config(const DemoData& demo) {
   DispaConfig config;
   config.embed_dim = 32;
   config.ffn_hidden = 64;
@@ -187,10 +187,17 @@ DemoResult run_demo(const DemoOptions& options_in) {
   config.head_dims = {64, 32};
   config.ffn_dropout = 0.1;
   config.head_dropout = 0.1;
-  data.fill_config(config);
-  data.to(options.device);
-  Dispa model(config, seed);
-  model.to(options.device);
+  config.attention = demo.options.attention;
+  demo.data.fill_config(config);
+  return config;
+}
+
+DemoTraining train_demo_model(DemoData& demo) {
+  const DemoOptions& options = demo.options;
+  demo.data.to(options.device);
+  DemoTraining t;
+  t.model = std::make_unique<Dispa>(demo_model_config(demo), options.seed);
+  t.model->to(options.device);
   TrainerOptions trainer;
   trainer.epochs = options.epochs;
   trainer.batch_size = 128;
@@ -198,11 +205,26 @@ DemoResult run_demo(const DemoOptions& options_in) {
   trainer.weight_decay = 1e-5;
   trainer.early_stopping_patience = 8;
   trainer.plateau.patience = 3;
-  trainer.seed = seed;
-  logging::info("demo: {} cells x {} drugs, {} pathways over {} genes, {} planted fragment->pathway effects",
-                n_cells, n_drugs, kPathways, kGenes, n_planted);
-  logging::info("demo: split {}", split.describe(0));
-  const TrainResult trained = train_model(model, data, train, val, trainer);
+  trainer.seed = options.seed;
+  logging::info("demo: {} cells x {} drugs, {} pathways over {} genes, {} planted fragment->pathway effects, {} attention",
+                options.cells, demo.data.drug_names.size(), kPathways, kGenes, demo.planted.size(), options.attention);
+  logging::info("demo: split {}", demo.split.describe(0));
+  t.result = train_model(*t.model, demo.data, demo.train, demo.val, trainer);
+  return t;
+}
+
+DemoResult run_demo(const DemoOptions& options_in) {
+  DemoData demo = make_demo_data(options_in);
+  const DemoOptions& options = demo.options;
+  DemoTraining training = train_demo_model(demo);
+  Dispa& model = *training.model;
+  const TrainResult trained = training.result;
+  const FeaturizedDataset& data = demo.data;
+  const ResponseTable& table = demo.table;
+  const Split& split = demo.split;
+  const std::vector<int64_t>& test = demo.test;
+  const std::vector<PlantedEffect>& planted = demo.planted;
+  const int n_cells = options.cells, n_drugs = int(kDemoDrugs.size());
 
   // Test metrics beside the baselines.
   const std::vector<float> pred = predict_pairs(model, data, test, 256);
@@ -224,93 +246,37 @@ DemoResult run_demo(const DemoOptions& options_in) {
   baseline_options.ridge_features = &pair_features;
   const std::vector<BaselineResult> baselines = run_baselines(table, split, 0, baseline_options);
 
-  // Attention recovery: mean Path2Sub attention of every pathway to the planted fragment, over the
-  // test pairs whose drug carries it (averaged over heads).
   DemoResult result;
-  std::vector<std::vector<double>> attention_sum(planted.size(), std::vector<double>(kPathways, 0.0));
-  std::vector<int> counts(planted.size(), 0);
-  {
-    model.eval();
-    NoGrad no_grad;
-    for (size_t start = 0; start < test.size(); start += 256) {
-      const std::vector<int64_t> chunk(test.begin() + ptrdiff_t(start),
-                                       test.begin() + ptrdiff_t(std::min(test.size(), start + 256)));
-      const Batch batch = make_batch(data, chunk);
-      const Tensor attention = model.forward(batch.inputs).path2sub_attention.to(Device::cpu());  // [B, H, P, L]
-      const int64_t H = attention.dim(1), P = attention.dim(2), L = attention.dim(3);
-      const float* a = attention.data<float>();
-      for (size_t b = 0; b < chunk.size(); ++b) {
-        const int d = table.pairs[size_t(chunk[b])].drug;
-        for (size_t k2 = 0; k2 < planted.size(); ++k2) {
-          const auto& frags = data.drug_fragments[size_t(d)];
-          const auto it = std::find(frags.begin(), frags.end(), planted[k2].fragment);
-          if (it == frags.end()) continue;
-          const int64_t l = it - frags.begin();
-          for (int64_t q = 0; q < P; ++q) {
-            double m = 0;
-            for (int64_t h = 0; h < H; ++h) m += a[((int64_t(b) * H + h) * P + q) * L + l];
-            attention_sum[k2][size_t(q)] += m / double(H);
-          }
-          ++counts[k2];
-        }
-      }
-    }
-  }
-  for (size_t k2 = 0; k2 < planted.size(); ++k2) {
-    PlantedPairResult r;
-    r.fragment = planted[k2].fragment;
-    r.pathway = syn.pathway_ids[size_t(planted[k2].pathway)];
-    r.drugs_with_fragment = int(planted[k2].drugs.size());
-    r.pathways = kPathways;
-    const auto& s = attention_sum[k2];
-    const double target = s[size_t(planted[k2].pathway)];
-    r.rank = 1;
-    double others = 0;
-    for (int q = 0; q < kPathways; ++q) {
-      if (q == planted[k2].pathway) continue;
-      if (s[size_t(q)] > target) ++r.rank;
-      others += s[size_t(q)];
-    }
-    const double n = std::max(1, counts[k2]);
-    r.attention = target / n;
-    r.mean_other = others / (kPathways - 1) / n;
-    if (counts[k2] > 0 && r.rank <= 3) ++result.recovered;
-    result.planted.push_back(r);
-  }
-
   std::vector<std::pair<std::string, Metrics>> rows = {{"DiSPA", model_metrics}};
   for (const BaselineResult& b : baselines) rows.emplace_back(b.name, b.test);
   std::string report = fmt::format("\nDiSPA demo: test metrics on {} held-out pairs (best epoch {} of {})\n{}\n",
                                    test.size(), trained.best_epoch, trained.history.size(), metrics_table(rows));
-  report += fmt::format("Planted fragment -> pathway effects, and where the pathway ranks among {} by its Path2Sub\n"
-                        "attention to the fragment (test pairs with that fragment, mean over heads):\n", kPathways);
-  for (const PlantedPairResult& r : result.planted)
-    report += fmt::format("  {:<36} -> {}  in {} drugs  rank {:>2}/{}  attention {:+.4f} vs others {:+.4f}  {}\n",
-                          r.fragment, r.pathway, r.drugs_with_fragment, r.rank, r.pathways, r.attention, r.mean_other,
-                          r.rank <= 3 ? "recovered" : "not recovered");
-  report += fmt::format("{} of {} planted pairs recovered (pathway in the top 3 by attention)\n", result.recovered,
-                        result.planted.size());
+  report += fmt::format("Planted fragment -> pathway effects (ln IC50 += weight x pathway activity in the drugs "
+                        "carrying the fragment):\n");
+  for (const PlantedEffect& e : planted)
+    report += fmt::format("  {:<36} -> {}  weight {:+.2f}  in {} drugs\n", e.fragment, demo.pathways[size_t(e.pathway)].id,
+                          e.weight, e.drugs.size());
   result.report = report;
 
   nlohmann::json metrics = metrics_to_json(model_metrics);
   metrics["baselines"] = baselines_to_json(baselines, Role::test);
   metrics["best_epoch"] = trained.best_epoch;
-  metrics["planted_recovered"] = result.recovered;
   metrics["planted_pairs"] = nlohmann::json::array();
-  for (const PlantedPairResult& r : result.planted)
-    metrics["planted_pairs"].push_back({{"fragment", r.fragment}, {"pathway", r.pathway}, {"rank", r.rank},
-                                        {"attention", r.attention}, {"mean_other", r.mean_other}});
+  for (const PlantedEffect& e : planted)
+    metrics["planted_pairs"].push_back(
+        {{"fragment", e.fragment}, {"pathway", demo.pathways[size_t(e.pathway)].id}, {"weight", e.weight}});
   result.metrics = metrics;
 
   if (!options.out_dir.empty()) {  // the synthetic data as a data folder usable by `dispa train`
     namespace fs = std::filesystem;
     fs::create_directories(options.out_dir);
     std::string text = "cell_id";
-    for (const auto& g : syn.genes) text += "\t" + g;
+    for (const auto& g : data.gene_symbols) text += "\t" + g;
     text += "\n";
+    const std::vector<float> expression = data.cell_expression.to(Device::cpu()).to_vector<float>();
     for (int c = 0; c < n_cells; ++c) {
-      text += syn.cells[size_t(c)];
-      for (int g = 0; g < kGenes; ++g) text += fmt::format("\t{:.6g}", syn.expression[size_t(c) * kGenes + g]);
+      text += data.cell_ids[size_t(c)];
+      for (int g = 0; g < kGenes; ++g) text += fmt::format("\t{:.6g}", expression[size_t(c) * kGenes + g]);
       text += "\n";
     }
     write_file(options.out_dir / "expression.tsv", text);
@@ -322,21 +288,23 @@ DemoResult run_demo(const DemoOptions& options_in) {
     for (const auto& [name, smiles] : kDemoDrugs) text += name + "\t" + smiles + "\n";
     write_file(options.out_dir / "drugs.tsv", text);
     text.clear();
-    for (const bio::GeneSet& set : sets) {
+    for (const bio::GeneSet& set : demo.pathways) {
       text += set.id + "\t" + set.description;
       for (const auto& g : set.genes) text += "\t" + g;
       text += "\n";
     }
     write_file(options.out_dir / "pathways_kegg.gmt", text);
     text = "fragment\tpathway\tweight\tdrugs\n";
-    for (const Planted& p : planted) {
+    for (const PlantedEffect& p : planted) {
       std::string names;
       for (int d : p.drugs) names += (names.empty() ? "" : ",") + kDemoDrugs[size_t(d)].first;
-      text += fmt::format("{}\t{}\t{}\t{}\n", p.fragment, syn.pathway_ids[size_t(p.pathway)], p.weight, names);
+      text += fmt::format("{}\t{}\t{}\t{}\n", p.fragment, demo.pathways[size_t(p.pathway)].id, p.weight, names);
     }
     write_file(options.out_dir / "planted.tsv", text);
     write_json_file(options.out_dir / "metrics.json", metrics);
   }
+  result.model = std::move(training.model);
+  result.data = std::make_shared<DemoData>(std::move(demo));
   return result;
 }
 

@@ -1,10 +1,9 @@
-// Inference from a trained run (train/trained_run, predict, explain) on gdsc2-mini: a tiny 2-fold,
+// Inference from a trained run (train/trained_run, predict) on gdsc2-mini: a tiny 2-fold,
 // 1-epoch run is trained once (about 2 s) and then
 //  * loading rebuilds the training pathway index and reproduces the fold's own test predictions;
 //  * an ensemble prediction is the mean (and sample sd) of the single-fold predictions;
 //  * new cells (missing genes, shuffled and extra columns) and new SMILES predict finite values,
 //    and column order does not matter;
-//  * explain matches the model's forward on the training tensors, rows sum to 1 − λ, files exist;
 //  * errors name file, line and the offending id; bad SMILES fail or are skipped on request.
 #include <fstream>
 #include <limits>
@@ -19,8 +18,6 @@
 #include "tests/support/error_of.h"
 #include "tests/support/shared_data.h"
 #include "tests/train/temp_dir.h"
-#include "train/attention_svg.h"
-#include "train/explain.h"
 #include "train/predict.h"
 #include "train/train_run.h"
 #include "train/tsv_reader.h"
@@ -242,106 +239,6 @@ TEST_CASE("predict: errors name the file, line and id; bad SMILES fail or are sk
   CHECK_MESSAGE(e.find("no fold 4 (folds present: 0, 1)") != std::string::npos, e);
 }
 
-TEST_CASE("explain: attention maps match the model's forward; rows sum to 1 - lambda; files written") {
-  const TinyRun& t = tiny_run();
-  if (!t.ok) return;
-  test::TempDir tmp("explain");
-  ExplainOptions o;
-  o.run_dir = t.run;  // fold 0 of the run; expression and drugs from the run's data folder
-  o.cell = "ACH-000030";
-  o.drug = "Docetaxel";
-  o.out_dir = tmp.path() / "out";
-  o.top_k = 5;
-  const Explanation e = run_explain(o);
-  CHECK(e.fold == 0);
-  const size_t P = e.n_pathways(), F = e.fragments.size();
-  REQUIRE(P == 32);
-  REQUIRE(F >= 2);
-
-  // Reference: the training tensors (prepare_data), the fold-0 weights, Dispa::forward directly.
-  DataOptions data;
-  data.data_dir = t.data;
-  data.gmt = t.data / "pathways_kegg34.gmt";
-  PreparedData prepared = prepare_data(data);
-  FeaturizedDataset& ds = prepared.dataset;
-  const auto cell = std::find(ds.cell_ids.begin(), ds.cell_ids.end(), o.cell) - ds.cell_ids.begin();
-  const auto drug = std::find(ds.drug_names.begin(), ds.drug_names.end(), o.drug) - ds.drug_names.begin();
-  CHECK(ds.drug_fragments[size_t(drug)] == e.fragments);
-  ds.pairs = {{int32_t(cell), int32_t(drug), 0.0f}};
-  TrainedRun run = TrainedRun::load(t.run / "fold_0");
-  NoGrad no_grad;
-  const DispaOutputs want = run.model(0).forward(make_batch(ds, {0}).inputs);
-  CHECK(std::abs(want.prediction.item() - e.prediction) < 1e-6);
-  const std::vector<float> a = want.path2sub_attention.to_vector<float>();  // [1, H, P, L]
-  const size_t L = size_t(run.config().max_substructures);
-  for (int h = 0; h < e.heads; ++h)
-    for (size_t p = 0; p < P; ++p) {
-      double row = 0;
-      for (size_t f = 0; f < F; ++f) {
-        CHECK(e.path2sub_at(h, p, f) == a[(size_t(h) * P + p) * L + f]);
-        row += e.path2sub_at(h, p, f);
-      }
-      CHECK(std::abs(row - (1.0 - e.lambda_path2sub)) < 1e-5);
-      for (size_t f = F; f < L; ++f) CHECK(a[(size_t(h) * P + p) * L + f] == 0.0f);  // padding keys
-    }
-  CHECK(e.drug2path == want.drug2path_attention.to_vector<float>());
-  for (int h = 0; h < e.heads; ++h) {
-    double row = 0;
-    for (size_t p = 0; p < P; ++p) row += e.drug2path[size_t(h) * P + p];
-    CHECK(std::abs(row - (1.0 - e.lambda_drug2path)) < 1e-5);
-  }
-  CHECK(std::abs(e.lambda_path2sub - run.model(0).path2sub.lambda().item()) < 1e-7);
-
-  for (const char* f : {"path2sub_attention.tsv", "path2sub_attention_by_head.tsv", "drug2path_attention.tsv",
-                        "top_pathways.tsv", "path2sub_heatmap.svg", "drug2path.svg", "explanation.json"})
-    CHECK_MESSAGE(fs::exists(o.out_dir / f), f);
-  std::vector<std::string> header;
-  const auto mean = read_table(o.out_dir / "path2sub_attention.tsv", &header);
-  CHECK(mean.size() == P);
-  REQUIRE(header.size() == 2 + F);
-  CHECK(header[2] == e.fragments[0]);
-  const auto d2p = read_table(o.out_dir / "drug2path_attention.tsv", &header);
-  CHECK(header == std::vector<std::string>{"pathway_id", "pathway_name", "head_0", "head_1", "mean"});
-  TsvReader top(o.out_dir / "top_pathways.tsv");
-  int64_t n = 0;
-  while (top.next()) ++n;
-  CHECK(n == int64_t(5 * F));
-  std::ifstream svg(o.out_dir / "path2sub_heatmap.svg");
-  const std::string text((std::istreambuf_iterator<char>(svg)), std::istreambuf_iterator<char>());
-  CHECK(text.find("MAPK signaling pathway") != std::string::npos);
-  CHECK(text.find("</svg>") != std::string::npos);
-
-  o.cell = "NO-SUCH-CELL";
-  const std::string err = error_of([&] { run_explain(o); });
-  CHECK_MESSAGE(err.find("cell 'NO-SUCH-CELL' is not a sample of") != std::string::npos, err);
-}
-
-TEST_CASE("attention SVG: diverging colours by sign, one cell per value, labels escaped") {
-  CHECK(diverging_colour(0.0) == "#f7f7f7");
-  CHECK(diverging_colour(1.0) == "#b2182b");
-  CHECK(diverging_colour(-1.0) == "#2166ac");
-  CHECK(diverging_colour(-5.0) == "#2166ac");  // clamped
-  HeatmapSvg h;
-  h.row_labels = {"a & b", "c"};
-  h.column_labels = {"[1*]C<O", "N", "O"};
-  h.values = {0.5f, -0.25f, 0.0f, 0.1f, 0.2f, -0.5f};
-  const std::string s = heatmap_svg(h);
-  size_t cells = 0;
-  for (size_t at = s.find("<rect x="); at != std::string::npos; at = s.find("<rect x=", at + 1))
-    if (s.find("<title>", at) < s.find("/>", at)) ++cells;
-  CHECK(cells == 6);
-  CHECK(s.find("a &amp; b") != std::string::npos);
-  CHECK(s.find("[1*]C&lt;O") != std::string::npos);
-  CHECK(s.find(diverging_colour(1.0)) != std::string::npos);   // 0.5 is the max |value|
-  CHECK(s.find(diverging_colour(-1.0)) != std::string::npos);  // -0.5
-  h.values.pop_back();
-  CHECK_THROWS_AS(heatmap_svg(h), Error);
-  BarChartSvg b;
-  b.labels = {"x", "y"};
-  b.values = {0.3f, -0.1f};
-  CHECK(bar_chart_svg(b).find("</svg>") != std::string::npos);
-}
-
 TEST_CASE("TrainedRun: fold_k/config.json is read and must agree with run.json") {
   const TinyRun& t = tiny_run();
   if (!t.ok) return;
@@ -382,20 +279,4 @@ TEST_CASE("predict: non-finite weights give non-finite predictions, reported as 
   CHECK_MESSAGE(e.find("480 of 480 predictions are not finite") != std::string::npos, e);
   CHECK_MESSAGE(e.find("ACH-") != std::string::npos, e);
   CHECK(!fs::exists(o.out));
-}
-
-TEST_CASE("explain: a negative or zero --top / --bars is an error naming the flag and the value") {
-  ExplainOptions o;
-  o.run_dir = "unused";
-  o.cell = "ACH-000030";
-  o.drug = "Olaparib";
-  o.out_dir = "unused";
-  o.top_k = -3;
-  std::string e = error_of([&] { run_explain(o); });
-  CHECK_MESSAGE(e.find("--top must be at least 1") != std::string::npos, e);
-  CHECK_MESSAGE(e.find("got -3") != std::string::npos, e);
-  o.top_k = 10;
-  o.top_bars = 0;
-  e = error_of([&] { run_explain(o); });
-  CHECK_MESSAGE(e.find("--bars must be at least 1") != std::string::npos, e);
 }

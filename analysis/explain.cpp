@@ -1,5 +1,5 @@
 // `dispa explain` (see explain.h).
-#include "train/explain.h"
+#include "analysis/explain.h"
 
 #include <algorithm>
 #include <numeric>
@@ -10,11 +10,15 @@
 #include "engine/autograd.h"
 #include "engine/io/atomic_file.h"
 #include "engine/log.h"
-#include "train/attention_svg.h"
+#include "analysis/attention_svg.h"
+#include "analysis/attribution_tables.h"
+#include "analysis/internals.h"
 #include "train/svg_text.h"
 
-namespace dispa::train {
+namespace dispa::analysis {
 namespace fs = std::filesystem;
+namespace svg = train::svg;
+using train::TrainedRun;
 
 float Explanation::path2sub_at(int head, size_t p, size_t f) const {
   return path2sub[(size_t(head) * n_pathways() + p) * fragments.size() + f];
@@ -32,14 +36,14 @@ float Explanation::drug2path_mean(size_t p) const {
   return float(s / heads);
 }
 
-Explanation explain_pair(TrainedRun& run, size_t model_index, const FeaturizedDataset& inputs, int32_t cell,
+Explanation explain_pair(TrainedRun& run, size_t model_index, const train::FeaturizedDataset& inputs, int32_t cell,
                          int32_t drug) {
   Dispa& model = run.model(model_index);
   model.eval();
   NoGrad no_grad;
-  FeaturizedDataset one = inputs;  // shares the tensors; only the pair list differs
+  train::FeaturizedDataset one = inputs;  // shares the tensors; only the pair list differs
   one.pairs = {{cell, drug, 0.0f}};
-  const Batch batch = make_batch(one, {0});
+  const train::Batch batch = train::make_batch(one, {0});
   const DispaOutputs out = model.forward(batch.inputs);
 
   const DispaConfig& c = run.config();
@@ -76,16 +80,6 @@ namespace {
 
 std::string pathway_label(const Explanation& e, size_t p) {
   return e.pathway_names[p].empty() ? e.pathway_ids[p] : e.pathway_names[p];
-}
-
-// Fragment column headers: the SMILES, made unique when one fragment occurs twice (non-unique mode).
-std::vector<std::string> fragment_headers(const std::vector<std::string>& fragments) {
-  std::vector<std::string> out;
-  for (size_t f = 0; f < fragments.size(); ++f) {
-    const auto n = std::count(fragments.begin(), fragments.begin() + ptrdiff_t(f), fragments[f]);
-    out.push_back(n == 0 ? fragments[f] : fmt::format("{}#{}", fragments[f], n + 1));
-  }
-  return out;
 }
 
 std::string rows_sum_note(const Explanation& e, double lambda) {
@@ -188,12 +182,45 @@ void write_explanation(const fs::path& dir, const Explanation& e, int top_k, int
   svg::write_file(dir / "explanation.json", j.dump(2) + "\n");
 }
 
+namespace {
+
+// Every cell of `expression` (or the first max_cells) with the drug: attributions aggregated.
+void explain_all_cells(TrainedRun& run, const train::FeaturizedDataset& inputs, const ExplainOptions& o) {
+  train::FeaturizedDataset data = inputs;
+  const int64_t n = o.max_cells > 0 ? std::min<int64_t>(o.max_cells, int64_t(data.cell_ids.size()))
+                                    : int64_t(data.cell_ids.size());
+  std::vector<int64_t> pairs;
+  std::vector<int32_t> cells;
+  data.pairs.clear();
+  for (int64_t c = 0; c < n; ++c) {
+    data.pairs.push_back({int32_t(c), 0, 0.0f});
+    pairs.push_back(c);
+    cells.push_back(int32_t(c));
+  }
+  AttributionOptions ao;
+  ao.ig_steps = o.ig_steps;
+  Dispa& model = run.model(0);
+  const Tensor baseline = mean_pathway_tokens(model, data, cells);
+  const AggregatedAttribution agg = aggregate(attribute_pairs(model, data, pairs, baseline, ao));
+  AttributionLabels labels{run.pathway_ids(), run.pathway_descriptions(), data.drug_fragments.at(0), data.drug_names.at(0),
+                           {data.cell_ids.begin(), data.cell_ids.begin() + n}};
+  write_aggregated_attributions(o.out_dir / "attributions", agg, labels, ao);
+  logging::info("{} over {} cells (fold {}): attributions in {}", labels.drug_name, n, run.fold(0),
+                (o.out_dir / "attributions").string());
+}
+
+}  // namespace
+
 Explanation run_explain(const ExplainOptions& o) {
-  DISPA_CHECK(!o.cell.empty() && !o.drug.empty(), "explain: --cell and --drug are required");
+  DISPA_CHECK(!o.drug.empty(), "explain: --drug is required");
+  DISPA_CHECK(o.all_cells != !o.cell.empty(), "explain: give either --cell ID or --all-cells");
   DISPA_CHECK(!o.out_dir.empty(), "explain: --out DIR is required");
   io::check_output_folder(o.out_dir, "--out");
   DISPA_CHECK(o.top_k >= 1, "explain: --top must be at least 1 (pathways per fragment), got {}", o.top_k);
   DISPA_CHECK(o.top_bars >= 1, "explain: --bars must be at least 1 (pathways in drug2path.svg), got {}", o.top_bars);
+  DISPA_CHECK(!o.all_cells || !o.internals, "explain: --internals is for one pair (--cell), not --all-cells");
+  DISPA_CHECK(o.ig_steps >= 1, "explain: --ig-steps must be >= 1, got {}", o.ig_steps);
+  DISPA_CHECK(o.max_cells >= 0, "explain: --max-cells must be >= 0, got {}", o.max_cells);
   // A run folder explains with one model (its first fold, fold 0, unless asked): attention maps do not average
   // meaningfully across separately trained models.
   int fold = o.fold;
@@ -204,24 +231,55 @@ Explanation run_explain(const ExplainOptions& o) {
   const fs::path drugs_file = o.drugs.empty() ? data_dir / "drugs.tsv" : o.drugs;
 
   const bio::ExpressionMatrix expression = bio::read_expression(expression_file, run.data_options().expression);
-  const int64_t cell = expression.find_sample(o.cell);
+  const int64_t cell = o.all_cells ? 0 : expression.find_sample(o.cell);
   DISPA_CHECK(cell >= 0, "explain: cell '{}' is not a sample of {}", o.cell, expression_file.string());
-  const std::vector<chem::DrugRecord> drugs = read_drugs_for_inference(drugs_file);
+  const std::vector<chem::DrugRecord> drugs = train::read_drugs_for_inference(drugs_file);
   auto it = std::find_if(drugs.begin(), drugs.end(), [&](const chem::DrugRecord& d) { return d.name == o.drug; });
   DISPA_CHECK(it != drugs.end(), "explain: drug '{}' is not in {}", o.drug, drugs_file.string());
 
-  InferenceInputs inputs = run.prepare(expression, {*it}, InvalidDrugs::error, drugs_file.string());
-  run.to(o.device);
-  inputs.dataset.to(o.device);
+  train::InferenceInputs inputs = run.prepare(expression, {*it}, train::InvalidDrugs::error, drugs_file.string());
+  // The fused CUDA kernels do not write their scores out, so internals are taken on the CPU.
+  const Device device = o.internals ? Device::cpu() : o.device;
+  if (o.internals && !o.device.is_cpu()) logging::info("explain: --internals runs the pair on the CPU");
+  run.to(device);
+  inputs.dataset.to(device);
+  if (size_t(inputs.n_fragments_total.at(0)) > inputs.dataset.drug_fragments.at(0).size())
+    logging::warn("drug '{}' has {} BRICS fragments; the model sees the {} largest (L = {})", it->name,
+                  inputs.n_fragments_total.at(0), inputs.dataset.drug_fragments.at(0).size(),
+                  run.config().max_substructures);
+  if (o.all_cells) {
+    DISPA_CHECK(o.attributions, "explain: --all-cells writes attributions: add --attributions");
+    explain_all_cells(run, inputs.dataset, o);
+    Explanation e;
+    e.drug_name = it->name;
+    e.fragments = inputs.dataset.drug_fragments.at(0);
+    e.n_fragments_total = inputs.n_fragments_total.at(0);
+    return e;
+  }
   Explanation e = explain_pair(run, 0, inputs.dataset, int32_t(cell), 0);
   e.n_fragments_total = inputs.n_fragments_total.at(0);
-  if (size_t(e.n_fragments_total) > e.fragments.size())
-    logging::warn("drug '{}' has {} BRICS fragments; the model sees the {} largest (L = {})", e.drug_name,
-                  e.n_fragments_total, e.fragments.size(), run.config().max_substructures);
   write_explanation(o.out_dir, e, o.top_k, o.top_bars);
+
+  train::FeaturizedDataset one = inputs.dataset;
+  one.pairs = {{int32_t(cell), 0, 0.0f}};
+  if (o.internals) {
+    const PairInternals internals = capture_internals(run.model(0), train::make_batch(one, {0}).inputs);
+    write_internals(o.out_dir, internals,
+                    {e.pathway_ids, e.pathway_names, e.fragments, e.cell_id, e.drug_name});
+  }
+  if (o.attributions) {
+    AttributionOptions ao;
+    ao.ig_steps = o.ig_steps;
+    std::vector<int32_t> all(inputs.dataset.cell_ids.size());
+    std::iota(all.begin(), all.end(), 0);
+    const Tensor baseline = mean_pathway_tokens(run.model(0), one, all);
+    const std::vector<PairAttribution> a = attribute_pairs(run.model(0), one, {0}, baseline, ao);
+    write_pair_attributions(o.out_dir / "attributions", a.at(0),
+                            {e.pathway_ids, e.pathway_names, e.fragments, e.drug_name, {e.cell_id}}, ao);
+  }
   logging::info("{} x {} (fold {}): predicted ln(IC50) {:.4f}; {} fragments x {} pathways; files in {}", e.cell_id,
                 e.drug_name, e.fold, e.prediction, e.fragments.size(), e.n_pathways(), o.out_dir.string());
   return e;
 }
 
-}  // namespace dispa::train
+}  // namespace dispa::analysis

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace dispa::train {
+namespace dispa::analysis {
 
 struct HeatmapSvg {
   std::string title, subtitle;
@@ -24,11 +24,15 @@ struct BarChartSvg {
   std::string title, subtitle;
   std::string value_label;                      // x-axis caption
   std::vector<std::string> labels;              // one per bar, top to bottom
-  std::vector<float> values;
+  std::vector<float> values;                    // NaN: a row with its label only (a gap marker)
 };
 std::string bar_chart_svg(const BarChartSvg& figure);
+
+// Figures from heatmap_svg / bar_chart_svg (or any SVG whose root tag states width and height)
+// stacked top to bottom in one SVG document.
+std::string stack_svgs(const std::vector<std::string>& figures);
 
 // RdBu-style diverging colour of t in [-1, 1] (clamped): blue < 0 < red, near-white at 0.
 std::string diverging_colour(double t);
 
-}  // namespace dispa::train
+}  // namespace dispa::analysis

@@ -13,6 +13,11 @@
 //   DIR/path2sub_heatmap.svg           pathway names x fragment SMILES, diverging colour scale
 //   DIR/drug2path.svg                  bar chart of the top pathways of the Drug2Path map
 //
+// With internals (analysis/internals.h): DIR/internals.safetensors and DIR/internals/ (the pair runs
+// on the CPU). With attributions (analysis/attribution.h): DIR/attributions/ (attribution_tables.h).
+// With all_cells: no single pair; the drug's attributions over every cell of the expression table
+// (or the first max_cells), aggregated, in DIR/attributions/.
+//
 // Differential attention (Ye et al. 2024) is A = softmax1 − λ·softmax2 per head, so entries can be
 // negative and each row (a pathway over the drug's fragments; the drug over the pathways) sums to
 // 1 − λ; vanilla attention rows sum to 1. Only the drug's real fragments are columns (padding
@@ -25,7 +30,7 @@
 #include "engine/dtype.h"
 #include "train/trained_run.h"
 
-namespace dispa::train {
+namespace dispa::analysis {
 
 struct ExplainOptions {
   std::filesystem::path run_dir;     // fold folder or run folder (then fold 0 unless `fold`)
@@ -37,6 +42,11 @@ struct ExplainOptions {
   Device device = Device::cpu();
   int top_k = 10;                    // top_pathways.tsv: pathways per fragment (>= 1)
   int top_bars = 20;                 // drug2path.svg: pathways shown (>= 1)
+  bool internals = false;            // write internals.safetensors and internals/ (runs on the CPU)
+  bool attributions = false;         // write attributions/
+  bool all_cells = false;            // attributions aggregated over the cells (no --cell)
+  int max_cells = 0;                 // all_cells: at most this many cells (first ones); 0 = all
+  int ig_steps = 16;                 // integrated gradients: midpoint-rule steps
 };
 
 struct Explanation {
@@ -58,7 +68,7 @@ struct Explanation {
 
 // Runs model `model_index` of `run` on row `cell` and row `drug` of `inputs` (already on the
 // model's device).
-Explanation explain_pair(TrainedRun& run, size_t model_index, const FeaturizedDataset& inputs, int32_t cell,
+Explanation explain_pair(train::TrainedRun& run, size_t model_index, const train::FeaturizedDataset& inputs, int32_t cell,
                          int32_t drug);
 
 // Writes the files listed above into `dir` (created).
@@ -67,4 +77,4 @@ void write_explanation(const std::filesystem::path& dir, const Explanation& e, i
 // Loads the run, featurises the cell and the drug, explains and writes; returns the explanation.
 Explanation run_explain(const ExplainOptions& options);
 
-}  // namespace dispa::train
+}  // namespace dispa::analysis

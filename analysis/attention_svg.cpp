@@ -1,5 +1,5 @@
 // Heatmap and bar chart SVG writers (see attention_svg.h).
-#include "train/attention_svg.h"
+#include "analysis/attention_svg.h"
 
 #include <algorithm>
 #include <array>
@@ -10,7 +10,8 @@
 #include "engine/error.h"
 #include "train/svg_text.h"
 
-namespace dispa::train {
+namespace dispa::analysis {
+namespace svg = train::svg;
 
 namespace {
 
@@ -176,6 +177,11 @@ std::string bar_chart_svg(const BarChartSvg& f) {
   for (size_t i = 0; i < N; ++i) {
     const double v = std::isfinite(f.values[i]) ? f.values[i] : 0.0, y = y0 + bh * double(i);
     const double a = std::min(px(0), px(v)), b = std::max(px(0), px(v));
+    if (!std::isfinite(f.values[i])) {  // a row without a value: its label only (e.g. "... 140 more ...")
+      out += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" font-size="{}" fill="#777" font-style="italic" text-anchor="end">{}</text>)" "\n",
+                         x0 - 6, y + bh * 0.7, kFont, svg::escape_xml(svg::shorten(f.labels[i], kMaxRowLabel)));
+      continue;
+    }
     out += fmt::format(
         R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}"><title>{}: {:.5g}</title></rect>)" "\n", a,
         y + 2, std::max(b - a, 0.5), bh - 4, diverging_colour((v < 0 ? -1.0 : 1.0) * (0.25 + 0.75 * std::abs(v) / m)),
@@ -193,4 +199,31 @@ std::string bar_chart_svg(const BarChartSvg& f) {
   return out;
 }
 
-}  // namespace dispa::train
+namespace {
+// The value of attribute `name` in the root tag of an SVG document.
+double root_attribute(const std::string& svg_text, const std::string& name) {
+  const size_t root = svg_text.find("<svg");
+  const size_t end = svg_text.find('>', root);
+  const size_t at = svg_text.find(" " + name + "=\"", root);
+  DISPA_CHECK(root != std::string::npos && at != std::string::npos && at < end,
+              "stack_svgs: a figure's root tag has no {} attribute", name);
+  return std::stod(svg_text.substr(at + name.size() + 3));
+}
+}  // namespace
+
+std::string stack_svgs(const std::vector<std::string>& figures) {
+  double width = 0, height = 0;
+  std::string body;
+  for (const std::string& f : figures) {
+    const double w = root_attribute(f, "width"), h = root_attribute(f, "height");
+    const size_t root = f.find("<svg");
+    body += f.substr(0, root) + fmt::format(R"(<svg x="0" y="{:.0f}")", height) + f.substr(root + 4);
+    width = std::max(width, w);
+    height += h;
+  }
+  return fmt::format(R"(<svg xmlns="http://www.w3.org/2000/svg" width="{0:.0f}" height="{1:.0f}" viewBox="0 0 {0:.0f} {1:.0f}">)"
+                     "\n{2}</svg>\n",
+                     width, height, body);
+}
+
+}  // namespace dispa::analysis
