@@ -91,10 +91,15 @@ Tensor project(const Linear& proj, const Tensor& x, const Tensor& rows) {
 }
 }  // namespace
 
+Tensor CrossAttention::project_out(const Tensor& heads_output, bool pool_queries) const {
+  if (!pool_queries) return out_proj.forward(heads_output);
+  return out_proj.forward(mean(heads_output, 1, true));  // [B, 1, A] -> [B, 1, E]
+}
+
 AttentionOutput CrossAttention::forward(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
-                                        const Tensor& query_rows, const Tensor& kv_rows) const {
+                                        const Tensor& query_rows, const Tensor& kv_rows, bool pool_queries) const {
   if (kind != AttentionKind::differential || !use_fused)
-    return forward_unfused(queries, keys_values, key_mask, query_rows, kv_rows);
+    return forward_unfused(queries, keys_values, key_mask, query_rows, kv_rows, pool_queries);
   const Tensor q = project(q_proj, queries, query_rows);  // [B, Lq, A]
   const Tensor k = project(k_proj, keys_values, kv_rows); // [B, Lk, A]
   const Tensor v = project(v_proj, keys_values, kv_rows); // [B, Lk, A]
@@ -104,12 +109,12 @@ AttentionOutput CrossAttention::forward(const Tensor& queries, const Tensor& key
   if (capture)
     *capture = {masked_scores(r.scores1, key_mask), masked_scores(r.scores2, key_mask), host_copy(r.softmax1),
                 host_copy(r.softmax2), lambda_per_head(lam, heads), host_copy(r.attention)};
-  return {out_proj.forward(r.output), r.attention};
+  return {project_out(r.output, pool_queries), r.attention};
 }
 
 AttentionOutput CrossAttention::forward_unfused(const Tensor& queries, const Tensor& keys_values,
                                                 const Tensor& key_mask, const Tensor& query_rows,
-                                                const Tensor& kv_rows) const {
+                                                const Tensor& kv_rows, bool pool_queries) const {
   const Tensor q = project(q_proj, queries, query_rows);
   const Tensor k = project(k_proj, keys_values, kv_rows);
   const Tensor v = project(v_proj, keys_values, kv_rows);
@@ -145,7 +150,7 @@ AttentionOutput CrossAttention::forward_unfused(const Tensor& queries, const Ten
   Tensor o = subln.forward(matmul(attention, values));       // [B, H, Lq, 2D or D]
   if (kind == AttentionKind::differential) o = mul_scalar(o, 1.0 - lambda_init);
   o = permute(o, {0, 2, 1, 3}).reshape({B, Lq, attn_dim});
-  return {out_proj.forward(o), attention.detach()};
+  return {project_out(o, pool_queries), attention.detach()};
 }
 
 }  // namespace dispa

@@ -21,7 +21,7 @@ AttentionKind parse_attention_kind(const std::string& name);  // "differential" 
 double lambda_init_for_depth(int depth);                       // 0.8 − 0.6·exp(−0.3·depth)
 
 struct AttentionOutput {
-  Tensor output;     // [B, Lq, E]
+  Tensor output;     // [B, Lq, E], or [B, 1, E] with pool_queries
   Tensor attention;  // [B, H, Lq, Lk] (differential: A1 − λA2; vanilla: softmax), no gradient
 };
 
@@ -42,12 +42,17 @@ class CrossAttention : public Module {
   // queries [B, Lq, E], keys_values [B, Lk, E], key_mask [B, Lk] (nonzero = valid) or undefined.
   // query_rows / kv_rows (optional, i32 [B]): queries / keys_values hold distinct rows and these
   // map each batch entry to its row; the projections then run once per distinct row.
+  // pool_queries: return the mean over the Lq query positions, [B, 1, E]. out_proj has no bias,
+  // so mean(O)·Wᵀ = mean(O·Wᵀ) exactly (up to rounding): the projection then runs once per batch
+  // entry instead of once per query (DiSPA's Path2Sub is mean-pooled over its P pathway queries,
+  // which saves a [B·P, A] x [A, E] GEMM, ~4 GFLOP per forward at the paper configuration).
   AttentionOutput forward(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
-                          const Tensor& query_rows = {}, const Tensor& kv_rows = {}) const;
+                          const Tensor& query_rows = {}, const Tensor& kv_rows = {}, bool pool_queries = false) const;
   // The same computation from separate engine ops (matmul, masked_softmax, rms_norm, ...): the
   // reference for the fused op, and the path used when use_fused is false.
   AttentionOutput forward_unfused(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
-                                  const Tensor& query_rows = {}, const Tensor& kv_rows = {}) const;
+                                  const Tensor& query_rows = {}, const Tensor& kv_rows = {},
+                                  bool pool_queries = false) const;
   Tensor lambda() const;  // differential only: the scalar λ as a differentiable [] tensor
 
   AttentionKind kind;
@@ -61,6 +66,10 @@ class CrossAttention : public Module {
   Linear q_proj, k_proj, v_proj, out_proj;
   RMSNorm subln;  // over 2D (differential) or D (vanilla)
   Tensor lambda_q1, lambda_k1, lambda_q2, lambda_k2;
+
+ private:
+  // heads concatenated [B, Lq, A] -> out_proj, after the mean over queries when pool_queries.
+  Tensor project_out(const Tensor& heads_output, bool pool_queries) const;
 };
 
 }  // namespace dispa

@@ -282,9 +282,10 @@ DispaOutputs Dispa::forward_tokens(const DispaTokens& t) const {
   const Tensor& drug_vec = t.drug_token;
   const Tensor mask = expand_drugs(t.mask);                                          // [B, L]
 
-  AttentionOutput view1 = path2sub.forward(cell_tokens, drug_subs, mask, t.cell_rows, t.drug_rows);  // [B, P, E]
+  // View 1 is mean-pooled over pathways: pooled inside Path2Sub, before its output projection.
+  AttentionOutput view1 = path2sub.forward(cell_tokens, drug_subs, mask, t.cell_rows, t.drug_rows, true);  // [B, 1, E]
   AttentionOutput view2 = drug2path.forward(drug_vec, cell_tokens, Tensor(), t.drug_rows, t.cell_rows);  // [B, 1, E]
-  const Tensor z = concat({mean(view1.output, 1), view2.output.reshape({B, E}), expand_drugs(mean(drug_subs, 1))}, 1);  // [B, 3E]
+  const Tensor z = concat({view1.output.reshape({B, E}), view2.output.reshape({B, E}), expand_drugs(mean(drug_subs, 1))}, 1);  // [B, 3E]
   DispaOutputs out;
   out.prediction = head.forward(z).reshape({B});
   out.path2sub_attention = view1.attention;

@@ -41,6 +41,8 @@ dispa::tools::CommandRegistration registration("bench-step", [](CLI::App& app, i
                           {"batch", o->batch}, {"tf32", o->tf32}, {"dedup", o->dedup},
                           {"fused_attention", o->fused_attention}, {"median_ms", r.median_ms},
                           {"p10_ms", r.p10_ms}, {"p90_ms", r.p90_ms}, {"samples_per_s", r.samples_per_s}};
+      j["host_allocations_during_timing"] = r.host_allocations_during_timing;
+      j["median_cpu_ms"] = r.median_cpu_ms;
       if (o->device.is_cuda()) {
         j["device_mallocs_during_timing"] = r.device_mallocs_during_timing;
         j["peak_device_mib"] = double(r.peak_device_bytes) / (1 << 20);

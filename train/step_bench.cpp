@@ -1,5 +1,7 @@
 #include "train/step_bench.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <random>
@@ -10,6 +12,7 @@
 #include "engine/ops/loss.h"
 #include "engine/ops/matmul.h"
 #include "engine/optim/optimizer.h"
+#include "engine/storage.h"
 #include "train/dataset.h"
 
 namespace dispa::train {
@@ -57,6 +60,14 @@ FeaturizedDataset synthetic_dataset(const StepBenchOptions& o) {
   return d;
 }
 
+// CPU time of all threads of the process: on a machine shared with other jobs it moves less than
+// wall time, so it is the number to compare code changes with (wall time is what users see).
+double process_cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) * 1e3 + double(t.tv_nsec) / 1e6;
+}
+
 void wait_for_device(Device device) {
   if (device.is_cuda()) cuda::synchronize();
 }
@@ -66,22 +77,28 @@ StepBenchResult time_steps(const std::string& mode, const StepBenchOptions& o, F
   for (int i = 0; i < o.warmup; ++i) step();
   wait_for_device(o.device);
   const size_t mallocs_before = o.device.is_cuda() ? cuda::allocator_stats().device_mallocs : 0;
-  std::vector<double> ms;
+  const size_t host_allocations_before = host_cache_system_allocations();
+  std::vector<double> ms, cpu_ms;
   for (int i = 0; i < o.steps; ++i) {
     wait_for_device(o.device);
     const auto start = std::chrono::steady_clock::now();
+    const double cpu_start = process_cpu_ms();
     step();
     wait_for_device(o.device);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    cpu_ms.push_back(process_cpu_ms() - cpu_start);
   }
   std::sort(ms.begin(), ms.end());
+  std::sort(cpu_ms.begin(), cpu_ms.end());
   auto quantile = [&](double q) { return ms[size_t(std::min<double>(double(ms.size() - 1), q * double(ms.size() - 1) + 0.5))]; };
   StepBenchResult r;
   r.mode = mode;
   r.median_ms = quantile(0.5);
   r.p10_ms = quantile(0.1);
   r.p90_ms = quantile(0.9);
+  r.median_cpu_ms = cpu_ms[cpu_ms.size() / 2];
   r.samples_per_s = double(o.batch) / (r.median_ms / 1e3);
+  r.host_allocations_during_timing = host_cache_system_allocations() - host_allocations_before;
   if (o.device.is_cuda()) {
     const cuda::AllocatorStats stats = cuda::allocator_stats();
     r.device_mallocs_during_timing = stats.device_mallocs - mallocs_before;

@@ -28,6 +28,8 @@ struct StepBenchOptions {
 struct StepBenchResult {
   std::string mode;  // "train_step" or "eval_forward"
   double median_ms = 0, p10_ms = 0, p90_ms = 0, samples_per_s = 0;
+  double median_cpu_ms = 0;  // process CPU time (all threads) per step: robust to other jobs' load
+  size_t host_allocations_during_timing = 0;  // large host buffers the cache could not serve (want 0)
   size_t device_mallocs_during_timing = 0;  // CUDA: cudaMalloc calls in the timed steps (want 0)
   size_t peak_device_bytes = 0;
 };
