@@ -1,6 +1,7 @@
 // Gzip-aware line reading (see gzip_lines.h).
 #include "bio/gzip_lines.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <zlib.h>
@@ -45,7 +46,7 @@ GzipLines GzipLines::from_memory(std::string_view bytes, std::string source) {
   GzipLines r;
   r.source_ = std::move(source);
   r.memory_ = bytes;
-  r.in_chunk_.resize(kChunk);
+  r.in_chunk_.resize(std::max<size_t>(1, std::min(kChunk, bytes.size())));  // small inputs, small buffers
   r.compressed_ = bytes.size() >= 2 && uint8_t(bytes[0]) == 0x1f && uint8_t(bytes[1]) == 0x8b;
   if (r.compressed_) r.inflater_ = std::make_unique<Inflater>();
   return r;
@@ -61,7 +62,7 @@ size_t GzipLines::read_raw(char* out, size_t capacity) {
     DISPA_CHECK(!std::ferror(file_.get()), "{}: read error: {}", source_, std::strerror(errno));
   } else {
     n = std::min(capacity, memory_.size() - memory_pos_);
-    std::memcpy(out, memory_.data() + memory_pos_, n);
+    if (n > 0) std::memcpy(out, memory_.data() + memory_pos_, n);  // an empty view may hold nullptr
     memory_pos_ += n;
   }
   if (n == 0) input_done_ = true;
@@ -72,8 +73,9 @@ bool GzipLines::fill() {
   if (output_done_) return false;
   if (!compressed_) {
     const size_t old = buffer_.size();
-    buffer_.resize(old + kChunk);
-    const size_t n = read_raw(buffer_.data() + old, kChunk);
+    const size_t chunk = file_ ? kChunk : std::min(kChunk, memory_.size() - memory_pos_);
+    buffer_.resize(old + chunk);
+    const size_t n = read_raw(buffer_.data() + old, chunk);
     buffer_.resize(old + n);
     if (n == 0) output_done_ = true;
     return n > 0;

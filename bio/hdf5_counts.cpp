@@ -34,6 +34,8 @@ void append_cell(CountBatch& batch, const int64_t* idx, const double* val, int64
     DISPA_CHECK(idx[i] >= 0 && idx[i] < n_features, "{}/indices: index {} of cell {} is out of range 0..{}", where,
                 idx[i], cell, n_features - 1);
     DISPA_CHECK(std::isfinite(val[i]), "{}/data: value {} of cell {} is not finite", where, val[i], cell);
+    DISPA_CHECK(std::isfinite(float(val[i])), "{}/data: value {} of cell {} is beyond the range of 32-bit floats",
+                where, val[i], cell);
     DISPA_CHECK(stamp[size_t(idx[i])] != cell, "{}: gene {} appears twice in cell {}", where, idx[i], cell);
     stamp[size_t(idx[i])] = cell;
     batch.features.push_back(int32_t(idx[i]));
@@ -272,6 +274,8 @@ std::unique_ptr<CountSource> h5ad_from(std::shared_ptr<h5::File> f, const CountR
       const int64_t c = cells[size_t(i)];
       DISPA_CHECK(std::isfinite(values[size_t(i)]), "{}/data: value {} of gene {} is not finite", where,
                   values[size_t(i)], g);
+      DISPA_CHECK(std::isfinite(float(values[size_t(i)])), "{}/data: value {} of gene {} is beyond the range of 32-bit floats",
+                  where, values[size_t(i)], g);
       DISPA_CHECK(stamp[size_t(c)] != g, "{}: cell {} appears twice in gene {}", where, c, g);
       stamp[size_t(c)] = g;
       const int64_t at = fill[size_t(c)]++;

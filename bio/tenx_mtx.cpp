@@ -139,6 +139,8 @@ bool next_entry(GzipLines& lines, const MtxHeader& h, int64_t& seen, Entry& e) {
       DISPA_CHECK(io::parse_number(s[2], v) && std::isfinite(v), "{}: value '{}' is not a finite number", lines.where(),
                   shorten(s[2]));
       e.value = float(v);
+      DISPA_CHECK(std::isfinite(e.value), "{}: value '{}' is beyond the range of 32-bit floats (counts are float32)",
+                  lines.where(), shorten(s[2]));
     }
     ++seen;
     return true;

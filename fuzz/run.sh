@@ -7,8 +7,9 @@
 #   fuzz/run.sh --build                             build every target, run none
 # Build: clang in build-fuzz/ (-DDISPA_FUZZ=ON: libFuzzer coverage, ASan and UBSan in all of our
 # libraries; OpenBabel is not instrumented, but ASan still sees its heap through malloc). One
-# worker, no forking; run it under `nice -n 10` on a shared machine. Each run ends with libFuzzer's
-# final statistics (stat::number_of_executed_units, ...) and the corpus size.
+# worker, no forking (except the two HDF5 targets, below); run it under `nice -n 10` on a shared
+# machine. Each run ends with libFuzzer's final statistics (stat::number_of_executed_units, ...)
+# and the corpus size.
 # Corpus: build-fuzz/corpus/<target>/ (kept between runs), seeded from fuzz/seeds/<target>/, a
 # slice of the shared data (the `register` line) and tests/fuzz/regressions/<target>/.
 # Crashes: build-fuzz/crashes/<target>/. Once fixed, keep each input, named for what it found, in
@@ -41,6 +42,17 @@ register split_tsv 4096
 register safetensors 8192 fixtures/dispa_ref/differential/inputs.safetensors
 register model_config 4096 fixtures/dispa_ref/differential/config.json
 register smiles 300 data/gdsc2/drugs.tsv 0 smiles
+# The transfer readers (bio/): multi-file inputs are split at `--8<--` lines (fuzz/tenx_split.h);
+# their seeds are committed (cut from ../shared/data/spatial and singlecell, or written by
+# fuzz/make_seeds.cpp). libhdf5 parses the .h5/.h5ad images: those two run forked, so that a
+# crash inside libhdf5 is kept in build-fuzz/crashes/<target>/ and the campaign goes on
+# (docs/RELIABILITY.md "Fuzzing" says how each crash is classified).
+register tenx_mtx 8192
+register tenx_h5 16384
+register h5ad 16384
+register tissue_positions 4096
+register cell_labels 4096
+register gene_aliases 4096
 
 build() {
   if [[ ! -f $out/build.ninja ]]; then
@@ -84,7 +96,15 @@ run_target() {
     smiles) dict=(-dict=fuzz/dicts/smiles.dict) ;;
     model_config) dict=(-dict=fuzz/dicts/model_config.dict) ;;
     safetensors) ;;
+    tenx_mtx | tissue_positions | cell_labels | gene_aliases) dict=(-dict=fuzz/dicts/tenx.dict) ;;
+    tenx_h5 | h5ad) dict=(-dict=fuzz/dicts/hdf5.dict) ;;
     *) dict=(-dict=fuzz/dicts/tsv.dict) ;;
+  esac
+  # A crash inside libhdf5 (not our code) must not end the campaign: one forked worker, crashes
+  # kept and counted (fork mode prints "crash: N" in its status lines instead of final stats).
+  local fork=()
+  case $t in
+    tenx_h5 | h5ad) fork=(-fork=1 -ignore_crashes=1) ;;
   esac
   # -timeout: an input running 30 s is a hang; -rss_limit_mb: a reader asking for more memory than
   # a few MB of input justifies is a finding. Per-input leak checks are off (OpenBabel leaks on some
@@ -93,7 +113,7 @@ run_target() {
   echo "fuzz: $t for ${seconds} s"
   "$out/fuzz/${t}_fuzz" "${dirs[@]}" "${dict[@]}" -max_total_time="$seconds" -max_len="${max_len[$t]}" -timeout=30 \
     -rss_limit_mb=2048 -malloc_limit_mb=1024 -detect_leaks="${DISPA_FUZZ_LEAKS:-0}" \
-    -artifact_prefix="$out/crashes/$t/" -print_final_stats=1 "$@"
+    -artifact_prefix="$out/crashes/$t/" -print_final_stats=1 "${fork[@]}" "$@"
   echo "fuzz: $t corpus $(ls "$out/corpus/$t" | wc -l) files"
 }
 

@@ -130,6 +130,15 @@ TEST_CASE("10x folder: the same from buffers in memory (the fuzzing entry point)
   check_reference(*s);
 }
 
+// Fuzzing finding (tests/fuzz/regressions/tenx_mtx/empty_input_memcpy_from_null): an empty view
+// may hold a null pointer, which was passed to memcpy (undefined behaviour, reported by UBSan;
+// this test catches it under -DDISPA_SANITIZE=ON).
+TEST_CASE("10x folder from memory: empty (null) buffers are refused with a message") {
+  CHECK(error_of([] { bio::parse_tenx_buffers({}, {}, {}, "mem"); }) == "mem/barcodes.tsv: no barcodes");
+  CHECK(error_of([] { bio::parse_tenx_buffers({}, kFeatures, kBarcodeText, "mem"); })
+            .find("mem/matrix.mtx: empty file") != std::string::npos);
+}
+
 TEST_CASE("10x folder: bad input gives one clear error naming the file and line") {
   test::TempDir dir("tenx_folder_bad");
   auto error_for_matrix = [&](const std::string& name, const std::string& matrix_bytes) {
@@ -155,6 +164,10 @@ TEST_CASE("10x folder: bad input gives one clear error naming the file and line"
             .find("has 5 columns but") != std::string::npos);
   CHECK(error_for_matrix("nan", gzip(head + "1 1 nan\n")).find("matrix.mtx.gz:3: value 'nan' is not a finite number") !=
         std::string::npos);
+  // Fuzzing finding (tests/fuzz/regressions/tenx_mtx/value_beyond_float_range): a finite double
+  // beyond float's range became +inf in the counts.
+  CHECK(error_for_matrix("float_range", gzip(head + "1 1 1e39\n"))
+            .find("matrix.mtx.gz:3: value '1e39' is beyond the range of 32-bit floats") != std::string::npos);
   CHECK(error_for_matrix("dup", gzip(head + "1 1 1\n1 1 2\n")).find("feature 1 of barcode 1 ('AAA') appears twice") !=
         std::string::npos);
   CHECK(error_for_matrix("array", gzip("%%MatrixMarket matrix array real general\n3 4\n")).find("'array'") !=
@@ -362,6 +375,38 @@ TEST_CASE("HDF5 readers: bad input gives clear errors") {
   write_file(dir.path() / "text.h5ad", "not hdf5\n");
   CHECK(error_of([&] { bio::open_counts(dir.path() / "text.h5ad"); }).find("not an HDF5 file") != std::string::npos);
   CHECK(error_of([&] { bio::parse_h5ad("garbage bytes"); }).find("cannot open as HDF5") != std::string::npos);
+  // Counts stored as doubles beyond float's range (the fuzzing finding of the 10x folder reader,
+  // here through HDF5): refused, never +inf. 10x .h5 (streamed) and AnnData CSC (loaded whole).
+  {
+    const fs::path p = dir.path() / "huge.h5";
+    {
+      test::Hdf5Writer w(p);
+      w.group("matrix");
+      w.group("matrix/features");
+      w.strings("matrix/barcodes", {"AAA"}, false);
+      w.numbers<double>("matrix/data", {1e39});
+      w.numbers<int32_t>("matrix/indices", {0});
+      w.numbers<int64_t>("matrix/indptr", {0, 1});
+      w.numbers<int64_t>("matrix/shape", {1, 1});
+      w.strings("matrix/features/name", {"TP53"}, false);
+    }
+    CHECK(error_of([&] { bio::open_counts(p)->scan(1, [](const bio::CountBatch&) {}); })
+              .find("value 1e+39 of cell 0 is beyond the range of 32-bit floats") != std::string::npos);
+    const fs::path q = dir.path() / "huge.h5ad";
+    {
+      test::Hdf5Writer w(q);
+      write_frame(w, "obs", {"AAA"});
+      write_frame(w, "var", {"TP53"});
+      w.group("X");
+      w.string_attribute("X", "encoding-type", "csc_matrix");
+      w.int_attribute("X", "shape", {1, 1});
+      w.numbers<double>("X/data", {-1e39});
+      w.numbers<int32_t>("X/indices", {0});
+      w.numbers<int64_t>("X/indptr", {0, 1});
+    }
+    CHECK(error_of([&] { bio::open_counts(q); }).find("value -1e+39 of gene 0 is beyond the range of 32-bit floats") !=
+          std::string::npos);
+  }
   // AnnData without the layer asked for.
   bio::CountReadOptions o;
   o.h5ad_matrix = "layers/counts";

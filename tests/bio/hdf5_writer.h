@@ -13,8 +13,14 @@ namespace dispa::test {
 
 class Hdf5Writer {
  public:
-  explicit Hdf5Writer(const std::filesystem::path& path)
-      : file_(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) {}
+  // latest_format: the newest file format (compact groups in object headers, no B-trees or local
+  // heaps) instead of the 1.8-compatible default that h5py and Cell Ranger write.
+  explicit Hdf5Writer(const std::filesystem::path& path, bool latest_format = false) {
+    const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (latest_format) H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+    file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+  }
   ~Hdf5Writer() { H5Fclose(file_); }
   bool ok() const { return file_ >= 0; }
 
@@ -90,7 +96,7 @@ class Hdf5Writer {
     else if constexpr (std::is_same_v<T, int32_t>) return H5T_NATIVE_INT32;
     else return H5T_NATIVE_INT64;
   }
-  hid_t file_;
+  hid_t file_ = -1;
 };
 
 }  // namespace dispa::test

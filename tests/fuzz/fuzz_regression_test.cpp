@@ -46,7 +46,8 @@ int replay(const fs::path& root) {
 
 TEST_CASE("fuzz: every target is registered") {
   for (const char* name : {"expression_tsv", "expression_gct", "gmt", "drugs_tsv", "response_tsv", "cells_tsv",
-                           "split_tsv", "safetensors", "model_config", "smiles"})
+                           "split_tsv", "safetensors", "model_config", "smiles", "tenx_mtx", "tenx_h5", "h5ad",
+                           "tissue_positions", "cell_labels", "gene_aliases"})
     CHECK_MESSAGE(dispa::fuzz::targets().count(name) == 1, name);
 }
 
@@ -56,4 +57,23 @@ TEST_CASE("fuzz: kept crash inputs replay without crashing or breaking invariant
 
 TEST_CASE("fuzz: hand-made seeds replay too") {
   CHECK(replay(DISPA_FUZZ_SEEDS_DIR) > 0);
+}
+
+// The transfer targets' seeds are valid files (written by hand, cut from the shared data or by
+// fuzz/make_seeds.cpp): each must be read, not refused, so the invariant checks of every target
+// (fuzz/count_checks.h, ...) run on real data in ctest, and a seed that no longer reads is noticed.
+TEST_CASE("fuzz: the transfer targets read each of their seeds") {
+  int n = 0;
+  for (const char* target : {"tenx_mtx", "tenx_h5", "h5ad", "tissue_positions", "cell_labels", "gene_aliases"}) {
+    CAPTURE(target);
+    const fs::path dir = fs::path(DISPA_FUZZ_SEEDS_DIR) / target;
+    REQUIRE(fs::is_directory(dir));
+    for (const auto& file : fs::directory_iterator(dir)) {
+      const std::string input = file.path().filename().string();
+      CAPTURE(input);
+      CHECK_FALSE(dispa::fuzz::run_one(dispa::fuzz::targets().at(target), read_bytes(file.path())));
+      ++n;
+    }
+  }
+  CHECK(n >= 15);
 }
