@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 
 #include <hdf5.h>
 
+#include "bio/hdf5_global_heap.h"
 #include "engine/error.h"
 
 namespace dispa::bio::h5 {
@@ -275,9 +277,36 @@ std::vector<std::string> read_string_values(Id type, size_t n, const std::string
 
 }  // namespace
 
+void File::check_global_heaps_once() const {
+  if (heaps_checked_) return;
+  Handle fcpl(check_id(H5Fget_create_plist(file_.get()), name_), Handle::Kind::plist);
+  size_t sizeof_addr = 0, sizeof_size = 0;
+  check_status(H5Pget_sizes(fcpl.get(), &sizeof_addr, &sizeof_size), name_);
+  if (!image_.empty()) {
+    check_global_heaps(image_.size(), int(sizeof_size), [this](uint64_t offset, char* out, size_t n) {
+      const size_t k = offset >= image_.size() ? 0 : std::min<uint64_t>(n, image_.size() - offset);
+      if (k > 0) std::memcpy(out, image_.data() + offset, k);
+      return k;
+    }, name_);
+  } else {
+    std::ifstream in(name_, std::ios::binary);
+    DISPA_CHECK(in.good(), "{}: cannot open to check its HDF5 global heaps", name_);
+    in.seekg(0, std::ios::end);
+    const uint64_t size = uint64_t(in.tellg());
+    check_global_heaps(size, int(sizeof_size), [&in](uint64_t offset, char* out, size_t n) {
+      in.clear();
+      in.seekg(std::streamoff(offset));
+      in.read(out, std::streamsize(n));
+      return size_t(in.gcount());
+    }, name_);
+  }
+  heaps_checked_ = true;
+}
+
 std::vector<std::string> File::read_strings(const std::string& dataset) const {
   Handle d = open_dataset(dataset);
   Handle type(check_id(H5Dget_type(d.get()), where(dataset)), Handle::Kind::datatype);
+  if (H5Tis_variable_str(type.get()) > 0) check_global_heaps_once();
   Handle space(check_id(H5Dget_space(d.get()), where(dataset)), Handle::Kind::dataspace);
   DISPA_CHECK(H5Sget_simple_extent_ndims(space.get()) == 1, "{}: expected a 1-D string dataset", where(dataset));
   hsize_t n = 0;
@@ -301,6 +330,7 @@ std::optional<std::string> File::string_attribute(const std::string& path, const
            Handle::Kind::attribute);
   Handle type(check_id(H5Aget_type(a.get()), w), Handle::Kind::datatype);
   if (H5Tget_class(type.get()) != H5T_STRING) return std::nullopt;
+  if (H5Tis_variable_str(type.get()) > 0) check_global_heaps_once();
   Handle space(check_id(H5Aget_space(a.get()), w), Handle::Kind::dataspace);
   const hssize_t n = H5Sget_simple_extent_npoints(space.get());
   if (n != 1) return std::nullopt;

@@ -3,7 +3,8 @@
 // length) and attributes. HDF5's own error printing is switched off; a failing call becomes a
 // dispa::Error naming the file, the object and HDF5's innermost reason.
 // Files open from a path or from bytes in memory (the core driver), so a fuzz target can feed
-// the readers directly. Reads are sized by the dataset's real extent and capped (kMaxElements):
+// the readers directly. Before the first variable-length string is read, the file's global heap
+// collections are checked (hdf5_global_heap.h), where libhdf5 1.10.8 would crash or hang. Reads are sized by the dataset's real extent and capped (kMaxElements):
 // a corrupt header cannot request an unbounded allocation.
 #pragma once
 #include <cstdint>
@@ -67,10 +68,12 @@ class File {
 
  private:
   Handle open_dataset(const std::string& path) const;
+  void check_global_heaps_once() const;  // before libhdf5 reads variable-length strings
   std::string where(const std::string& object) const { return name_ + ":/" + object; }
   std::string name_;
   std::string image_;  // keeps the bytes of an in-memory file alive
   Handle file_;
+  mutable bool heaps_checked_ = false;
 };
 
 }  // namespace dispa::bio::h5
