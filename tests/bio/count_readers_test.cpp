@@ -422,11 +422,13 @@ TEST_CASE("TSV tables are read through bio::read_expression (genes x cells layou
   check_reference(*s);
 }
 
-// A deterministic stand-in for fuzzing until a libFuzzer target exists: random byte flips and
-// truncations of valid 10x folders, and truncations of valid .h5 / .h5ad files, must end in success
-// or a dispa::Error, never a crash or another exception type. Byte flips inside HDF5 files are not
-// included: libhdf5 1.10.8 itself can crash on them (a corrupt global heap read by H5HG_read while
-// converting variable-length strings, seen within a few thousand flips), which no caller can guard.
+// Deterministic robustness checks beside the libFuzzer targets (fuzz/tenx_mtx_fuzz.cpp,
+// tenx_h5_fuzz.cpp, h5ad_fuzz.cpp): random byte flips and truncations of valid 10x folders, and
+// truncations of valid .h5 / .h5ad files, must end in success or a dispa::Error, never a crash or
+// another exception type. Byte flips inside HDF5 files are not included: libhdf5 1.10.8 itself can
+// still crash on some (a string's heap reference naming a missing or too long object, read by
+// H5HG_read; corrupt heap collections are refused before, bio/hdf5_global_heap.h), which the
+// fuzzing campaign classifies (docs/RELIABILITY.md "Fuzzing").
 namespace {
 struct Mutator {
   uint64_t state = 12345;
