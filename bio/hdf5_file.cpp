@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <functional>
 
 #include <hdf5.h>
 
@@ -277,36 +278,58 @@ std::vector<std::string> read_string_values(Id type, size_t n, const std::string
 
 }  // namespace
 
+// The bytes of the file (the image in memory, or the file on disk) for the heap checks.
+void File::with_raw_bytes(const std::function<void(uint64_t size, const ReadAt&)>& use) const {
+  if (!image_.empty()) {
+    use(image_.size(), [this](uint64_t offset, char* out, size_t n) {
+      const size_t k = offset >= image_.size() ? 0 : std::min<uint64_t>(n, image_.size() - offset);
+      if (k > 0) std::memcpy(out, image_.data() + offset, k);
+      return k;
+    });
+    return;
+  }
+  std::ifstream in(name_, std::ios::binary);
+  DISPA_CHECK(in.good(), "{}: cannot open to check its HDF5 global heaps", name_);
+  in.seekg(0, std::ios::end);
+  const uint64_t size = uint64_t(in.tellg());
+  use(size, [&in](uint64_t offset, char* out, size_t n) {
+    in.clear();
+    in.seekg(std::streamoff(offset));
+    in.read(out, std::streamsize(n));
+    return size_t(in.gcount());
+  });
+}
+
 void File::check_global_heaps_once() const {
   if (heaps_checked_) return;
   Handle fcpl(check_id(H5Fget_create_plist(file_.get()), name_), Handle::Kind::plist);
   size_t sizeof_addr = 0, sizeof_size = 0;
+  hsize_t userblock = 0;
   check_status(H5Pget_sizes(fcpl.get(), &sizeof_addr, &sizeof_size), name_);
-  if (!image_.empty()) {
-    check_global_heaps(image_.size(), int(sizeof_size), [this](uint64_t offset, char* out, size_t n) {
-      const size_t k = offset >= image_.size() ? 0 : std::min<uint64_t>(n, image_.size() - offset);
-      if (k > 0) std::memcpy(out, image_.data() + offset, k);
-      return k;
-    }, name_);
-  } else {
-    std::ifstream in(name_, std::ios::binary);
-    DISPA_CHECK(in.good(), "{}: cannot open to check its HDF5 global heaps", name_);
-    in.seekg(0, std::ios::end);
-    const uint64_t size = uint64_t(in.tellg());
-    check_global_heaps(size, int(sizeof_size), [&in](uint64_t offset, char* out, size_t n) {
-      in.clear();
-      in.seekg(std::streamoff(offset));
-      in.read(out, std::streamsize(n));
-      return size_t(in.gcount());
-    }, name_);
-  }
+  check_status(H5Pget_userblock(fcpl.get(), &userblock), name_);
+  address_size_ = int(sizeof_addr);
+  length_size_ = int(sizeof_size);
+  base_ = uint64_t(userblock);
+  with_raw_bytes([&](uint64_t size, const ReadAt& read_at) { check_global_heaps(size, length_size_, read_at, name_); });
   heaps_checked_ = true;
 }
 
 std::vector<std::string> File::read_strings(const std::string& dataset) const {
   Handle d = open_dataset(dataset);
   Handle type(check_id(H5Dget_type(d.get()), where(dataset)), Handle::Kind::datatype);
-  if (H5Tis_variable_str(type.get()) > 0) check_global_heaps_once();
+  if (H5Tis_variable_str(type.get()) > 0) {
+    check_global_heaps_once();
+    // A contiguous dataset's references can be checked before libhdf5 follows them.
+    const haddr_t raw = H5Dget_offset(d.get());
+    H5Eclear2(H5E_DEFAULT);
+    Handle space(check_id(H5Dget_space(d.get()), where(dataset)), Handle::Kind::dataspace);
+    const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+    if (raw != HADDR_UNDEF && n > 0)
+      with_raw_bytes([&](uint64_t size, const ReadAt& read_at) {
+        check_string_references(base_ + uint64_t(raw), uint64_t(n), base_, address_size_, length_size_, size, read_at,
+                                where(dataset));
+      });
+  }
   Handle space(check_id(H5Dget_space(d.get()), where(dataset)), Handle::Kind::dataspace);
   DISPA_CHECK(H5Sget_simple_extent_ndims(space.get()) == 1, "{}: expected a 1-D string dataset", where(dataset));
   hsize_t n = 0;

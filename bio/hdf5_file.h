@@ -9,10 +9,13 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "bio/hdf5_global_heap.h"
 
 namespace dispa::bio::h5 {
 
@@ -69,11 +72,14 @@ class File {
  private:
   Handle open_dataset(const std::string& path) const;
   void check_global_heaps_once() const;  // before libhdf5 reads variable-length strings
+  void with_raw_bytes(const std::function<void(uint64_t size, const ReadAt&)>& use) const;
   std::string where(const std::string& object) const { return name_ + ":/" + object; }
   std::string name_;
   std::string image_;  // keeps the bytes of an in-memory file alive
   Handle file_;
   mutable bool heaps_checked_ = false;
+  mutable int address_size_ = 8, length_size_ = 8;  // the superblock's sizes, read with the heap check
+  mutable uint64_t base_ = 0;                       // user block size: HDF5 addresses start after it
 };
 
 }  // namespace dispa::bio::h5

@@ -9,9 +9,11 @@
 // (signature and version 1; libhdf5 refuses any other version itself) and walks its objects
 // exactly as libhdf5 1.10.8 does, refusing the file with a dispa::Error when a collection runs
 // past the end of the file, an object's data runs past its collection, or the free space is
-// empty. What remains unchecked is on libhdf5's side of the API: a string's reference (heap
-// index and length, stored in the dataset or attribute, which the API only hands out after
-// reading the heap) may still name a missing object or one longer than the string; see
+// empty. check_string_references then checks the strings' references (length, collection
+// address, object index) of a contiguous string dataset, whose raw bytes the API locates
+// (H5Dget_offset): each must name an object of its collection no longer than the string, or
+// libhdf5 copies past its buffers. What remains unchecked: references stored in attributes and
+// in compact or chunked datasets, which the API hands out only through libhdf5's own read; see
 // docs/RELIABILITY.md "Fuzzing".
 // Cost: one sequential pass over the file, once per file, and only when a variable-length string
 // is read. A stale copy of "GCOL" plus the version byte inside other data (never written by
@@ -29,5 +31,11 @@ using ReadAt = std::function<size_t(uint64_t offset, char* out, size_t n)>;
 
 // `length_size`: the file's "size of lengths" (superblock; 8 in practice). `name` is for messages.
 void check_global_heaps(uint64_t file_size, int length_size, const ReadAt& read_at, const std::string& name);
+
+// `count` references of `address_size + 8` bytes at file offset `offset` (a contiguous dataset's
+// raw data); heap addresses are relative to `base` (the user block size). `where` names the
+// dataset in messages.
+void check_string_references(uint64_t offset, uint64_t count, uint64_t base, int address_size, int length_size,
+                             uint64_t file_size, const ReadAt& read_at, const std::string& where);
 
 }  // namespace dispa::bio::h5

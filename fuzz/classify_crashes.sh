@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Replays each crash or timeout input a fuzz run kept and says whose code it broke, for the HDF5
-# targets that fuzz/run.sh runs with -fork=1 -ignore_crashes=1 (libhdf5 parses their input):
+# Replays each input a fuzz run kept (crash-*, timeout-*, ... or any folder of inputs) and says
+# whose code it broke, for the HDF5 targets that fuzz/run.sh runs with -fork=1 -ignore_crashes=1
+# (libhdf5 parses their input):
 #   fuzz/classify_crashes.sh TARGET [DIR=build-fuzz/crashes/TARGET]
 # One line per input: file, what was reported (ASan/UBSan error, timeout, invariant, or "clean"
 # when it no longer fails), whose frame is on top of the stack ("libhdf5" when the first frame
@@ -15,7 +16,8 @@ dir=${2:-$out/crashes/$t}
 bin=$out/fuzz/${t}_fuzz
 [[ -x $bin ]] || { echo "classify: no $bin (fuzz/run.sh --build)" >&2; exit 2; }
 shopt -s nullglob
-for f in "$dir"/crash-* "$dir"/timeout-* "$dir"/oom-* "$dir"/leak-*; do
+for f in "$dir"/*; do
+  [[ -f $f && $f != *.md ]] || continue
   log=$(ASAN_OPTIONS=fast_unwind_on_malloc=0:detect_leaks=0 timeout 120 "$bin" -timeout=30 -rss_limit_mb=2048 \
     -malloc_limit_mb=1024 "$f" 2>&1)
   kind=$(grep -m1 -oE "invariant broken: .*" <<<"$log")

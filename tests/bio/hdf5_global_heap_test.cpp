@@ -108,6 +108,31 @@ TEST_CASE("HDF5 global heaps: a collection larger than the file is refused") {
   CHECK(h5ad_error(bytes).find("a collection of 17592186044416 bytes where the file has") != std::string::npos);
 }
 
+// Where the references of a contiguous string dataset start in the file (H5Dget_offset).
+static size_t raw_offset(const fs::path& file, const char* dataset) {
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t d = H5Dopen2(f, dataset, H5P_DEFAULT);
+  const haddr_t at = H5Dget_offset(d);
+  H5Dclose(d);
+  H5Fclose(f);
+  REQUIRE(at != HADDR_UNDEF);
+  return size_t(at);
+}
+
+TEST_CASE("HDF5 global heaps: a string reference naming a missing or a shorter object is refused") {
+  // Each reference: length (4 bytes), collection address (8), object index (4).
+  test::TempDir dir("heap_refs");
+  const std::string good = small_h5ad(dir);
+  const size_t refs = raw_offset(dir.path() / "small.h5ad", "var/_index");
+  std::string bytes = good;
+  bytes[refs + 16 + 12] = char(99);  // string 1 ('EGFR') names object 99
+  CHECK(h5ad_error(bytes).find(".h5ad:/var/_index: string 1 names object 99 of the HDF5 global heap") !=
+        std::string::npos);
+  bytes = good;
+  bytes[refs] = char(1);  // string 0 ('TP53', 4 bytes) claims 1 byte: libhdf5 copied 4 into a 1-byte buffer
+  CHECK(h5ad_error(bytes).find("string 0 of 1 bytes names a heap object of 4 bytes") != std::string::npos);
+}
+
 TEST_CASE("HDF5 global heaps: signatures with another version, or cut at the end, are left to libhdf5") {
   // Version 2 is not a collection libhdf5 would read (it refuses it itself); a signature in the
   // last bytes cannot hold a header. Neither is an error here.
