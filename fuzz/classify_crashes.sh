@@ -21,11 +21,11 @@ for f in "$dir"/*; do
   log=$(ASAN_OPTIONS=fast_unwind_on_malloc=0:detect_leaks=0 timeout 120 "$bin" -timeout=30 -rss_limit_mb=2048 \
     -malloc_limit_mb=1024 "$f" 2>&1)
   kind=$(grep -m1 -oE "invariant broken: .*" <<<"$log")
-  [[ -z $kind ]] && kind=$(grep -m1 -oE "SUMMARY: [A-Za-z]+: [a-z-]+" <<<"$log" | sed 's/^SUMMARY: //')
+  [[ -z $kind ]] && kind=$(grep -m1 -oE "SUMMARY: [A-Za-z]+: [A-Za-z-]+" <<<"$log" | sed 's/^SUMMARY: //')
   [[ -z $kind ]] && kind=clean
   # Frames: "#N 0x... in FUNCTION FILE" or "#N 0x... (MODULE+0x...)"; skip the sanitizer
   # runtime, libFuzzer, the C and C++ runtimes.
-  frames=$(grep -E '^ +#[0-9]+ 0x' <<<"$log" | grep -vE '__interceptor_|__asan|__sanitizer|__ubsan|fuzzer::|in (malloc|calloc|realloc|free|operator new|__cxa|std::terminate|abort|raise|__pthread_kill|LLVMFuzzerTestOneInput)\b|libc\.so|libstdc\+\+|compiler-rt')
+  frames=$(grep -E '^ +#[0-9]+ 0x' <<<"$log" | grep -vE '__interceptor_|__asan|__sanitizer|__ubsan|fuzzer::|in (malloc|calloc|realloc|free|operator new|__cxa|std::terminate|abort|raise|__pthread_kill|LLVMFuzzerTestOneInput)\b|libc\.so|sysdeps/|libstdc\+\+|compiler-rt')
   top=$(head -1 <<<"$frames" | sed -E 's/^ +#[0-9]+ 0x[0-9a-f]+ //; s/ \(BuildId.*$//' | cut -c1-100)
   ours=$(grep -m1 -E 'dispa::' <<<"$frames" | sed -E 's/^ +#[0-9]+ 0x[0-9a-f]+ in //; s/ (\/|\().*$//' | cut -c1-100)
   if [[ $kind == clean ]]; then
