@@ -53,6 +53,25 @@ void check_status(herr_t status, const std::string& what) {
 
 bool numeric_class(H5T_class_t c) { return c == H5T_INTEGER || c == H5T_FLOAT; }
 
+// A dataset header can claim any extent, and a read allocates for it (here and inside libhdf5)
+// before a byte is read: fuzz/tenx_h5_fuzz made a 10 KB file ask for 60 GB of strings. What the
+// file stores bounds what a read can really produce: the element count times the element size is
+// the stored size for contiguous and compact layouts, and at most ~1032x the stored size for a
+// chunked one (deflate's limit; the other filters Debian's libhdf5 decodes compress less). A
+// dataset with nothing stored (fill values only, or external storage) is refused when non-empty.
+constexpr uint64_t kMaxCompression = 1100;
+
+void check_stored(Id dataset, uint64_t elements, size_t element_size, const std::string& where) {
+  if (elements == 0) return;
+  Handle dcpl(check_id(H5Dget_create_plist(dataset), where), Handle::Kind::plist);
+  const uint64_t ratio = H5Pget_layout(dcpl.get()) == H5D_CHUNKED ? kMaxCompression : 1;
+  const uint64_t stored = H5Dget_storage_size(dataset);
+  using U = unsigned __int128;
+  DISPA_CHECK(U(elements) * U(std::max<size_t>(element_size, 1)) <= U(stored) * U(ratio),
+              "{}: the dataset claims {} elements of {} bytes but the file stores {} bytes for it (corrupt header?)",
+              where, elements, element_size, stored);
+}
+
 }  // namespace
 
 Handle& Handle::operator=(Handle&& o) noexcept {
@@ -194,6 +213,7 @@ std::vector<T> read_slice(Id file, const std::string& where, const std::string& 
               "{}: elements [{}, {}) requested but the dataset has {}", where, offset, offset + count, n);
   DISPA_CHECK(count <= File::kMaxElements, "{}: {} elements in one read is more than the limit {}", where, count,
               File::kMaxElements);
+  check_stored(d.get(), uint64_t(count), H5Tget_size(type.get()), where);
   std::vector<T> out(static_cast<size_t>(count));
   if (count == 0) return out;
   const hsize_t start = hsize_t(offset), size = hsize_t(count);
@@ -228,6 +248,7 @@ std::vector<float> File::read_rows(const std::string& dataset, int64_t row, int6
               where(dataset), row, row + count, n[0]);
   DISPA_CHECK(n[1] == 0 || uint64_t(count) <= uint64_t(kMaxElements) / n[1], "{}: {} x {} values in one read is too many",
               where(dataset), count, n[1]);
+  check_stored(d.get(), uint64_t(count) * n[1], H5Tget_size(type.get()), where(dataset));
   std::vector<float> out(size_t(count) * size_t(n[1]));
   if (out.empty()) return out;
   const hsize_t start[2] = {hsize_t(row), 0}, size[2] = {hsize_t(count), n[1]};
@@ -335,6 +356,7 @@ std::vector<std::string> File::read_strings(const std::string& dataset) const {
   hsize_t n = 0;
   H5Sget_simple_extent_dims(space.get(), &n, nullptr);
   DISPA_CHECK(n <= hsize_t(kMaxElements), "{}: {} strings is more than this reader accepts", where(dataset), n);
+  check_stored(d.get(), n, H5Tget_size(type.get()), where(dataset));
   return read_string_values(type.get(), size_t(n), where(dataset), [&](Id mem, void* buf) {
     return H5Dread(d.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
   });

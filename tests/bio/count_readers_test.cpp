@@ -407,6 +407,26 @@ TEST_CASE("HDF5 readers: bad input gives clear errors") {
     CHECK(error_of([&] { bio::open_counts(q); }).find("value -1e+39 of gene 0 is beyond the range of 32-bit floats") !=
           std::string::npos);
   }
+  // Fuzzing finding (tests/fuzz/regressions/tenx_h5/string_count_beyond_stored_bytes): a dataset
+  // header claiming 2^31 strings that the file does not store made the reader allocate 64 GB
+  // (std::bad_alloc, not a dispa::Error). Nothing stored here at all (never written).
+  {
+    const fs::path p = write_tenx_h5(dir, "claims.h5");
+    {
+      const hid_t f = H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+      H5Ldelete(f, "matrix/barcodes", H5P_DEFAULT);
+      const hsize_t n = hsize_t(1) << 31;
+      const hid_t space = H5Screate_simple(1, &n, nullptr), type = H5Tcopy(H5T_C_S1);
+      H5Tset_size(type, 2);
+      H5Dclose(H5Dcreate2(f, "matrix/barcodes", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+      H5Tclose(type);
+      H5Sclose(space);
+      H5Fclose(f);
+    }
+    CHECK(error_of([&] { bio::open_counts(p); })
+              .find("claims.h5:/matrix/barcodes: the dataset claims 2147483648 elements of 2 bytes but the file stores 0 "
+                    "bytes for it") != std::string::npos);
+  }
   // AnnData without the layer asked for.
   bio::CountReadOptions o;
   o.h5ad_matrix = "layers/counts";
