@@ -112,6 +112,9 @@ void check_string_references(uint64_t offset, uint64_t count, uint64_t base, int
     const uint64_t length = decode(r, 4), address = decode(r + 4, address_size),
                    index = decode(r + 4 + address_size, 4);
     if (address == 0) continue;  // an empty (null) string: libhdf5 reads no heap
+    // libhdf5 allocates the string's claimed length before it looks at the heap.
+    DISPA_CHECK(length <= file_size, "{}: string {} claims {} bytes, more than the file's {} (corrupt file)", where, i,
+                length, file_size);
     auto [it, added] = collections.try_emplace(address);
     if (added && address <= file_size - base)
       it->second = read_collection(base + address, file_size, length_size, read_at, where);

@@ -11,8 +11,9 @@
 // past the end of the file, an object's data runs past its collection, or the free space is
 // empty. check_string_references then checks the strings' references (length, collection
 // address, object index) of a contiguous string dataset, whose raw bytes the API locates
-// (H5Dget_offset): each must name an object of its collection no longer than the string, or
-// libhdf5 copies past its buffers. What remains unchecked: references stored in attributes and
+// (H5Dget_offset): each must claim no more bytes than the file has (libhdf5 allocates the claim
+// first) and name an object of its collection no longer than the string, or libhdf5 copies past
+// its buffers. What remains unchecked: references stored in attributes and
 // in compact or chunked datasets, which the API hands out only through libhdf5's own read; see
 // docs/RELIABILITY.md "Fuzzing".
 // Cost: one sequential pass over the file, once per file, and only when a variable-length string

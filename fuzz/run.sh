@@ -83,7 +83,7 @@ seed() {
 }
 
 run_target() {
-  local t=$1 seconds=$2
+  local t=$1 seconds=$2 status=0
   shift 2
   [[ -n ${max_len[$t]:-} ]] || { echo "fuzz: unknown target '$t' (fuzz/run.sh --list)" >&2; exit 2; }
   build "${t}_fuzz"
@@ -113,8 +113,11 @@ run_target() {
   echo "fuzz: $t for ${seconds} s"
   "$out/fuzz/${t}_fuzz" "${dirs[@]}" "${dict[@]}" -max_total_time="$seconds" -max_len="${max_len[$t]}" -timeout=30 \
     -rss_limit_mb=2048 -malloc_limit_mb=1024 -detect_leaks="${DISPA_FUZZ_LEAKS:-0}" \
-    -artifact_prefix="$out/crashes/$t/" -print_final_stats=1 "${fork[@]}" "$@"
-  echo "fuzz: $t corpus $(ls "$out/corpus/$t" | wc -l) files"
+    -artifact_prefix="$out/crashes/$t/" -print_final_stats=1 "${fork[@]}" "$@" || status=$?
+  echo "fuzz: $t corpus $(ls "$out/corpus/$t" | wc -l) files, $(ls "$out/crashes/$t" | wc -l) kept in $out/crashes/$t"
+  # Forked runs exit 1 when they kept crashes: fuzz/classify_crashes.sh says whose code they hit.
+  [[ ${#fork[@]} -gt 0 && ${status:-0} -eq 1 ]] && echo "fuzz: classify with fuzz/classify_crashes.sh $t"
+  return "${status:-0}"
 }
 
 case ${1:-} in

@@ -131,6 +131,9 @@ TEST_CASE("HDF5 global heaps: a string reference naming a missing or a shorter o
   bytes = good;
   bytes[refs] = char(1);  // string 0 ('TP53', 4 bytes) claims 1 byte: libhdf5 copied 4 into a 1-byte buffer
   CHECK(h5ad_error(bytes).find("string 0 of 1 bytes names a heap object of 4 bytes") != std::string::npos);
+  bytes = good;
+  bytes[refs + 3] = char(0x7f);  // string 0 claims ~2 GB: libhdf5 allocated that before reading the heap
+  CHECK(h5ad_error(bytes).find("string 0 claims 2130706436 bytes, more than the file's") != std::string::npos);
 }
 
 TEST_CASE("HDF5 global heaps: signatures with another version, or cut at the end, are left to libhdf5") {
