@@ -500,7 +500,8 @@ std::vector<dist::CheckItem> command_line_items(const TrainRunOptions& o) {
   if (o.given_flags)
     for (const std::string& flag : *o.given_flags) given += flag + " ";
   items.push_back({"flags given", given});
-  items.push_back({"--out", fs::weakly_canonical(fs::absolute(o.out_dir)).string()});
+  // As given: only rank 0 uses it, from its own working directory.
+  items.push_back({"--out", o.out_dir.string()});
   items.push_back({"--resume/--overwrite", fmt::format("{}/{}", o.resume, o.overwrite)});
   items.push_back({"--dist", o.dist});
   return items;
