@@ -568,9 +568,11 @@ nlohmann::json run_training(const TrainRunOptions& requested) {
   try {
     return train_folds(options, comm);
   } catch (const Interrupted& e) {
-    throw Interrupted(e.signal(), fmt::format("{}; resume with: {}OMP_NUM_THREADS={} dispa train --resume --out {}",
-                                              e.what(), comm ? fmt::format("mpirun -np {} ", comm->size()) : "",
-                                              omp_get_max_threads(), shell_quote(options.out_dir.string())));
+    const std::string how = comm ? fmt::format("mpirun -np {} -x OMP_NUM_THREADS={} dispa train --resume --dist {}",
+                                               comm->size(), omp_get_max_threads(), dist::backend_name(backend))
+                                 : fmt::format("OMP_NUM_THREADS={} dispa train --resume", omp_get_max_threads());
+    throw Interrupted(e.signal(), fmt::format("{}; resume with: {} --out {}", e.what(), how,
+                                              shell_quote(options.out_dir.string())));
   }
 }
 
