@@ -6,10 +6,10 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
-#include <mutex>
-#include <thread>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "bio/pathway_scores.h"
 #include "engine/dist/consistency.h"
@@ -303,7 +303,7 @@ Split split_from_bytes(const std::string& bytes) {
 // What every rank needs besides its options to train the folds.
 struct RunContext {
   const TrainRunOptions& options;
-  PreparedData& data;
+  const PreparedData& data;
   const Split& split;
   const DispaConfig& config;
   const std::optional<RidgeInputs>& ridge;

@@ -157,6 +157,21 @@ TEST_CASE("a rank killed mid-epoch ends the job naming it; --resume on 2 ranks o
   check_close(killed_copy, uninterrupted, kMetricTolerance);
 }
 
+TEST_CASE("a rank that hangs mid-training: the watchdog ends the job with status 75, naming the rank") {
+  if (tiny_args().empty()) return;
+  const fs::path run = scratch() / "hung";
+  fs::remove_all(run);
+  // Collective #250 falls in epoch 1's steps (about 200 start-up collectives, 3 per step). 5 s,
+  // not less: rank 1 waits in a collective while rank 0 prepares the data and writes the split.
+  const JobOutcome o = dispa::test::run_job(
+      scratch(), "DISPA_DIST_TIMEOUT_S=5 DISPA_DIST_TEST_HANG=1:250", 2,
+      fmt::format("{} --batch-size 32 --dist mpi --out '{}'", tiny_args(), run.string()));
+  CHECK_MESSAGE(o.status == 75, o.err);
+  CHECK(o.err.find("DISPA_DIST_TEST_HANG: hanging before collective #250") != std::string::npos);
+  CHECK(o.err.find("has not completed after") != std::string::npos);
+  CHECK(o.err.find("  rank 1 is not in a collective (last finished #249 ") != std::string::npos);
+}
+
 TEST_CASE("SIGINT on one rank stops every rank after the same step; --resume finishes bitwise") {
   if (tiny_args().empty()) return;
   const fs::path run = scratch() / "interrupted";
