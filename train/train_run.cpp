@@ -259,13 +259,6 @@ nlohmann::json aggregate_folds(const std::vector<nlohmann::json>& folds) {
 
 namespace {
 
-// --dist auto: none without a launcher, else mpi for CPU tensors and nccl for CUDA ones.
-dist::Backend choose_backend(const std::string& name, Device device) {
-  if (name != "auto") return dist::parse_backend(name);
-  if (!dist::launch_info_from_environment().launched) return dist::Backend::none;
-  return device.is_cuda() ? dist::Backend::nccl : dist::Backend::mpi;
-}
-
 // The split as bytes (scheme, seed, then one role byte per pair and fold), for rank 0 to hand on.
 std::string split_bytes(const Split& split) {
   std::string bytes;
@@ -520,7 +513,7 @@ nlohmann::json run_training(const TrainRunOptions& requested) {
   DISPA_CHECK(!requested.out_dir.empty(), "train: --out RUN_DIR is required");
   DISPA_CHECK(requested.parallel_folds >= 1, "train: --parallel-folds must be at least 1, got {}",
               requested.parallel_folds);
-  const dist::Backend backend = choose_backend(requested.dist, requested.device);
+  const dist::Backend backend = dist::choose_backend(requested.dist, requested.device);
   DISPA_CHECK(backend == dist::Backend::none || requested.parallel_folds == 1,
               "train: --parallel-folds and --dist {} do not combine: use ranks for one fold, or folds side by side "
               "in one process (docs/distributed.md)",
