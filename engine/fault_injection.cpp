@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 
+#include "engine/dist/launch_env.h"
 #include "engine/error.h"
 
 namespace dispa {
@@ -20,6 +21,16 @@ struct FaultSpec {
 std::mutex g_mutex;
 FaultSpec g_spec;
 bool g_loaded = false;
+
+// DISPA_FAULT_RANK: whether this process is the rank the fault is meant for (true when unset).
+bool this_rank_selected() {
+  const char* env = std::getenv("DISPA_FAULT_RANK");
+  if (!env || !*env) return true;
+  char* end = nullptr;
+  const long rank = std::strtol(env, &end, 10);
+  DISPA_CHECK(*end == '\0' && rank >= 0, "DISPA_FAULT_RANK '{}': expected a rank >= 0", env);
+  return dist::launch_info_from_environment().rank == rank;
+}
 
 FaultSpec parse(std::string_view spec) {
   FaultSpec f;
@@ -56,6 +67,7 @@ void fault_point(std::string_view point) {
     const char* env = std::getenv("DISPA_FAULT");
     g_loaded = true;
     g_spec = parse(env ? env : "");
+    if (!g_spec.point.empty() && !this_rank_selected()) g_spec = FaultSpec();
   }
   if (g_spec.point.empty() || g_spec.point != point || ++g_spec.seen != g_spec.count) return;
   const std::string action = g_spec.action;

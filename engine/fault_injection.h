@@ -9,6 +9,9 @@
 //            checkpoint-swap (between moving the old checkpoint aside and publishing the new),
 //            fold-trained (a fold's training has ended; its outputs are not written yet),
 //            run-end (every fold done; RUN_DIR/metrics.json not written yet)
+// In a launched job (mpirun, srun) DISPA_FAULT_RANK=<r> limits it to rank r (the launcher's rank,
+// engine/dist/launch_env.h; a process started without a launcher is rank 0), so a test can kill
+// one rank of a data-parallel training; unset, every rank acts.
 // A point costs an uncontended lock (a few per training step). Never set it outside tests.
 #pragma once
 #include <string_view>

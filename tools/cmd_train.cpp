@@ -1,5 +1,6 @@
 // dispa train: train and evaluate DiSPA on a data folder under a split with k-fold CV, beside the
 // baselines, writing a run folder (train/train_run.h documents its layout).
+#include "engine/dist/launch_env.h"
 #include "engine/log.h"
 #include "engine/ops/matmul.h"
 #include "tools/command.h"
@@ -29,7 +30,7 @@ dispa::tools::CommandRegistration registration("train", [](CLI::App& app, int& e
       cmd->add_option("--fold", *fold, "train only this fold, in [0, folds); default: every fold");
   cmd->add_option("--val-fraction", o->val_fraction, "validation share of the non-test units")->capture_default_str();
   cmd->add_option("--epochs", o->trainer.epochs, "maximum epochs")->capture_default_str();
-  cmd->add_option("--batch-size", o->trainer.batch_size, "pairs per step")->capture_default_str();
+  cmd->add_option("--batch-size", o->trainer.batch_size, "pairs per step (the global batch: all ranks together)")->capture_default_str();
   cmd->add_option("--lr", o->trainer.learning_rate, "Adam learning rate")->capture_default_str();
   cmd->add_option("--weight-decay", o->trainer.weight_decay, "Adam L2 weight decay")->capture_default_str();
   cmd->add_option("--clip-grad-norm", o->trainer.clip_grad_norm, "clip the global gradient norm (0 = off)");
@@ -47,6 +48,22 @@ dispa::tools::CommandRegistration registration("train", [](CLI::App& app, int& e
                 "extend, and --device may change)");
   cmd->add_flag("--overwrite", o->overwrite, "replace the run already in --out (it is deleted)");
   cmd->add_flag("--no-ridge", *no_ridge, "skip the ridge baseline (it scores every cell with ssGSEA)");
+  // Parallelism (docs/distributed.md): ranks of one fold, or folds side by side.
+  cmd->add_option("--dist", o->dist,
+                  "data-parallel backend: none (one process), mpi (CPU ranks), nccl (CUDA ranks), auto (none without "
+                  "a launcher, else mpi for cpu, nccl for cuda); start the ranks with mpirun or srun")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "mpi", "nccl", "auto"}));
+  cmd->add_flag("--sync-batchnorm", o->trainer.sync_batchnorm,
+                "BatchNorm statistics over all ranks' rows (N ranks then equal one process on the global batch)");
+  cmd->add_option("--accum", o->trainer.accum,
+                  "global batches of --batch-size per optimizer step (gradient accumulation)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--parallel-folds", o->parallel_folds,
+                  "train this many folds at once in this process, one thread each (OpenMP threads shared out)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--quiet", *quiet, "only warnings and errors on stderr (train.log still gets everything)");
   // Model and featurisation options (defaults: the paper's configuration).
   cmd->add_option("--embed-dim", o->model.embed_dim, "E")->capture_default_str();
@@ -81,10 +98,11 @@ dispa::tools::CommandRegistration registration("train", [](CLI::App& app, int& e
     o->ridge_baseline = !*no_ridge;
     o->model.max_substructures = o->data.drugs.max_fragments;
     const nlohmann::json metrics = dispa::train::run_training(*o);
+    exit_code = 0;
+    if (dispa::dist::launch_info_from_environment().rank != 0) return;  // rank 0 speaks for the job
     dispa::logging::info("mean test RMSE {:.4f}, Pearson {:.4f} over {} fold(s); metrics in {}",
                          metrics.value("rmse", NAN), metrics.value("pearson", NAN), metrics.at("folds").size(),
                          (o->out_dir / "metrics.json").string());
-    exit_code = 0;
   });
 });
 }  // namespace

@@ -61,6 +61,8 @@ const std::pair<const char*, const char*> kFlags[] = {
     {"/trainer/plateau/patience", "--lr-patience"},
     {"/trainer/plateau/factor", "--lr-factor"},
     {"/trainer/seed", "--seed"},
+    {"/trainer/accum", "--accum"},
+    {"/trainer/sync_batchnorm", "--sync-batchnorm"},
     {"/no_ridge", "--no-ridge"},
     {"/device", "--device"},
 };
@@ -109,6 +111,8 @@ nlohmann::json trainer_json(const TrainerOptions& t) {
           {"clip_grad_norm", t.clip_grad_norm},
           {"early_stopping_patience", t.early_stopping_patience},
           {"seed", t.seed},
+          {"accum", t.accum},
+          {"sync_batchnorm", t.sync_batchnorm},
           {"plateau",
            {{"mode", p.mode}, {"factor", p.factor}, {"patience", p.patience}, {"threshold", p.threshold},
             {"threshold_mode", p.threshold_mode}, {"cooldown", p.cooldown}, {"min_lr", p.min_lr}, {"eps", p.eps}}}};
@@ -123,6 +127,8 @@ TrainerOptions trainer_from_json(const nlohmann::json& j) {
   t.clip_grad_norm = j.at("clip_grad_norm");
   t.early_stopping_patience = j.at("early_stopping_patience");
   t.seed = j.at("seed");
+  t.accum = j.value("accum", 1);  // records written before --accum and --sync-batchnorm existed
+  t.sync_batchnorm = j.value("sync_batchnorm", false);
   const auto& p = j.at("plateau");
   t.plateau = {p.at("mode"), p.at("factor"), p.at("patience"), p.at("threshold"), p.at("threshold_mode"),
                p.at("cooldown"), p.at("min_lr"), p.at("eps")};

@@ -8,7 +8,7 @@
 //     conflicting ones instead of silently training something else;
 //   - what a folder holds (nothing, an unfinished run, a finished run) and --overwrite.
 // Options that may change on --resume: --epochs (only up, to extend a run), --device, and what is
-// not recorded (--quiet, --tf32, OMP_NUM_THREADS).
+// not recorded (--quiet, --tf32, OMP_NUM_THREADS, --dist and the number of ranks, --parallel-folds).
 #pragma once
 #include <filesystem>
 #include <optional>

@@ -18,6 +18,10 @@
 //   RUN_DIR/fold_<k>/predictions.tsv    cell_id, drug_name, ln_ic50, prediction (test pairs)
 //   RUN_DIR/fold_<k>/learning_curve.svg, train.log
 // Every file is written atomically (engine/io/atomic_file.h).
+// Data-parallel (dist other than none, under mpirun/srun; docs/distributed.md): every rank calls
+// run_training with the same options (checked at start-up); rank 0 alone holds the lock, settles
+// the run folder and writes every file, and hands the settled options and the split to the others.
+// parallel_folds > 1 trains that many folds at once in one process, one thread each.
 #pragma once
 #include <filesystem>
 #include <optional>
@@ -46,6 +50,9 @@ struct TrainRunOptions {
   bool resume = false;                // continue the run in out_dir with its recorded options
   bool overwrite = false;             // replace a run already in out_dir
   bool ridge_baseline = true;
+  // Not run-defining (not recorded; a resumed run may change them):
+  std::string dist = "none";          // none|mpi|nccl|auto: data-parallel backend (--dist)
+  int parallel_folds = 1;             // folds trained at once, one thread each (--parallel-folds)
   // The flags the command line gave ("--seed", ...). With --resume the run's recorded options
   // fill in everything else, and only these are compared with the record. Unset (library
   // callers): every run-defining option of this struct is compared.

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "engine/dist/backends.h"
+#include "engine/dist/launch_env.h"
 #include "engine/log.h"
 
 namespace dispa::dist {
@@ -22,6 +23,12 @@ Backend parse_backend(const std::string& name) {
   if (name == "mpi") return Backend::mpi;
   if (name == "nccl") return Backend::nccl;
   fail("unknown distributed backend '{}' (expected none, mpi or nccl)", name.substr(0, 40));
+}
+
+Backend choose_backend(const std::string& name, Device device) {
+  if (name != "auto") return parse_backend(name);
+  if (!launch_info_from_environment().launched) return Backend::none;
+  return device.is_cuda() ? Backend::nccl : Backend::mpi;
 }
 
 const char* backend_name(Backend backend) {

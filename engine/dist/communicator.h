@@ -25,6 +25,9 @@ namespace dispa::dist {
 
 enum class Backend { none, mpi, nccl };
 Backend parse_backend(const std::string& name);  // "none" | "mpi" | "nccl"; else an error listing them
+// `--dist` as commands take it: "auto" is none without a launcher, else mpi for CPU tensors and nccl
+// for CUDA ones; any other name goes through parse_backend.
+Backend choose_backend(const std::string& name, Device device);
 const char* backend_name(Backend backend);
 // Empty when this binary has the backend; otherwise what is missing and how to get it.
 std::string backend_unavailable_reason(Backend backend);

@@ -37,12 +37,6 @@ double max_over_ranks(Communicator& comm, double mine) {
   return worst;
 }
 
-Backend choose_backend(const SelftestOptions& o, Device device) {
-  if (o.dist != "auto") return parse_backend(o.dist);
-  if (!launch_info_from_environment().launched) return Backend::none;
-  return device.is_cuda() ? Backend::nccl : Backend::mpi;
-}
-
 }  // namespace
 
 std::vector<SelftestRow> selftest_rows(Communicator& comm, Device device, const SelftestOptions& o) {
@@ -96,7 +90,7 @@ std::string selftest_line(const SelftestRow& r) {
 
 void run_selftest_dist(const SelftestOptions& o) {
   const Device device = parse_device(o.device);
-  auto comm = make_communicator(choose_backend(o, device));
+  auto comm = make_communicator(choose_backend(o.dist, device));
   const Device where = comm->backend() == Backend::nccl ? comm->device() : device;
   if (comm->rank() == 0) {
     logging::info("selftest-dist: {} size(s), {} timed iteration(s) each after {} warm-up", o.sizes.size(), o.iters,

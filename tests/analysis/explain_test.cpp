@@ -16,6 +16,7 @@
 #include "tests/support/error_of.h"
 #include "tests/support/shared_data.h"
 #include "tests/train/temp_dir.h"
+#include "tests/train/tiny_run.h"
 #include "train/data_pipeline.h"
 #include "train/train_run.h"
 #include "train/tsv_reader.h"
@@ -28,53 +29,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TinyRun {
-  fs::path data, run;
-  bool ok = false;
-};
-// The tiny run, trained on first use and shared by the test cases of this binary.
-const TinyRun& tiny_run() {
-  static TinyRun t = [] {
-    TinyRun r;
-    r.data = test::shared_path_or_skip("data/gdsc2-mini");
-    if (r.data.empty()) return r;
-    logging::set_quiet(true);
-    r.run = fs::path(DISPA_BINARY_DIR) / "test_tmp" / "analysis_explain_run";
-    fs::remove_all(r.run);
-    TrainRunOptions o;
-    o.data.data_dir = r.data;
-    o.data.gmt = r.data / "pathways_kegg34.gmt";
-    o.folds = 2;
-    o.fold = 0;
-    o.trainer.epochs = 1;
-    o.trainer.batch_size = 64;
-    o.model.embed_dim = 16;
-    o.model.ffn_hidden = 32;
-    o.model.attn_dim = 16;
-    o.model.heads = 2;
-    o.model.head_dims = {16, 8};
-    o.ridge_baseline = false;
-    o.out_dir = r.run;
-    run_training(o);
-    r.ok = true;
-    return r;
-  }();
+// The tiny run (tests/train/tiny_run.h), trained on first use and shared by this binary's tests.
+const test::TinyRun& tiny_run() {
+  static const test::TinyRun t = test::train_tiny_run("analysis_explain_run", 0);
   return t;
 }
 
-std::map<std::pair<std::string, std::string>, std::vector<std::string>> read_table(const fs::path& file,
-                                                                                   std::vector<std::string>* header = nullptr) {
-  TsvReader reader(file);
-  if (header) *header = reader.header();
-  std::map<std::pair<std::string, std::string>, std::vector<std::string>> rows;
-  while (reader.next()) rows[{reader.field(0), reader.field(1)}] = reader.fields();
-  return rows;
-}
 
 }  // namespace
 
 TEST_CASE("explain: attention maps match the model's forward; rows sum to 1 - lambda; files written") {
-  const TinyRun& t = tiny_run();
+  const test::TinyRun& t = tiny_run();
   if (!t.ok) return;
   test::TempDir tmp("explain");
   ExplainOptions o;
@@ -127,11 +92,11 @@ TEST_CASE("explain: attention maps match the model's forward; rows sum to 1 - la
                         "top_pathways.tsv", "path2sub_heatmap.svg", "drug2path.svg", "explanation.json"})
     CHECK_MESSAGE(fs::exists(o.out_dir / f), f);
   std::vector<std::string> header;
-  const auto mean = read_table(o.out_dir / "path2sub_attention.tsv", &header);
+  const auto mean = test::read_pair_table(o.out_dir / "path2sub_attention.tsv", &header);
   CHECK(mean.size() == P);
   REQUIRE(header.size() == 2 + F);
   CHECK(header[2] == e.fragments[0]);
-  const auto d2p = read_table(o.out_dir / "drug2path_attention.tsv", &header);
+  const auto d2p = test::read_pair_table(o.out_dir / "drug2path_attention.tsv", &header);
   CHECK(header == std::vector<std::string>{"pathway_id", "pathway_name", "head_0", "head_1", "mean"});
   TsvReader top(o.out_dir / "top_pathways.tsv");
   int64_t n = 0;
@@ -148,7 +113,7 @@ TEST_CASE("explain: attention maps match the model's forward; rows sum to 1 - la
 }
 
 TEST_CASE("explain --internals --attributions: files for the pair; --all-cells aggregates over cells") {
-  const TinyRun& t = tiny_run();
+  const test::TinyRun& t = tiny_run();
   if (!t.ok) return;
   test::TempDir tmp("explain_internals");
   ExplainOptions o;
@@ -172,11 +137,11 @@ TEST_CASE("explain --internals --attributions: files for the pair; --all-cells a
   for (const char* f : {"path2sub.0.head0.tsv", "path2sub.0.head1.svg", "drug2path.0.head1.tsv", "drug2path.0.head0.svg"})
     CHECK_MESSAGE(fs::exists(o.out_dir / "internals" / f), f);
   std::vector<std::string> header;
-  const auto pathways = read_table(o.out_dir / "attributions" / "pathways.tsv", &header);
+  const auto pathways = test::read_pair_table(o.out_dir / "attributions" / "pathways.tsv", &header);
   CHECK(pathways.size() == P);
   CHECK(header == std::vector<std::string>{"pathway_id", "pathway_name", "attention", "attention_rollout", "grad_input",
                                            "integrated_gradients", "occlusion"});
-  const auto occlusion = read_table(o.out_dir / "attributions" / "occlusion.tsv", &header);
+  const auto occlusion = test::read_pair_table(o.out_dir / "attributions" / "occlusion.tsv", &header);
   CHECK(header.size() == 2 + F);
   CHECK(fs::exists(o.out_dir / "attributions" / "fragments.tsv"));
 
@@ -187,7 +152,7 @@ TEST_CASE("explain --internals --attributions: files for the pair; --all-cells a
   all.internals = false;
   all.out_dir = tmp.path() / "all";
   run_explain(all);
-  const auto agg = read_table(all.out_dir / "attributions" / "pathways.tsv", &header);
+  const auto agg = test::read_pair_table(all.out_dir / "attributions" / "pathways.tsv", &header);
   CHECK(agg.size() == P);
   CHECK(header.size() == 2 + 2 * 5);
   CHECK(header[2] == "attention_mean");
@@ -204,7 +169,7 @@ TEST_CASE("explain --internals --attributions: files for the pair; --all-cells a
 }
 
 TEST_CASE("analyze: every table and a self-contained report.html from the tiny run's test pairs") {
-  const TinyRun& t = tiny_run();
+  const test::TinyRun& t = tiny_run();
   if (!t.ok) return;
   test::TempDir tmp("analyze");
   AnalyzeOptions o;

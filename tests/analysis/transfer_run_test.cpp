@@ -18,6 +18,7 @@
 #include "tests/support/error_of.h"
 #include "tests/support/shared_data.h"
 #include "tests/train/temp_dir.h"
+#include "tests/train/tiny_run.h"
 #include "train/train_run.h"
 #include "train/tsv_reader.h"
 
@@ -27,33 +28,9 @@ using dispa::test::error_of;
 
 namespace {
 
-struct TinyRun {
-  fs::path data, run;
-};
-const TinyRun& tiny_run() {
-  static TinyRun t = [] {
-    TinyRun r;
-    r.data = test::shared_path_or_skip("data/gdsc2-mini");
-    if (r.data.empty()) return r;
-    logging::set_quiet(true);
-    r.run = fs::path(DISPA_BINARY_DIR) / "test_tmp" / "transfer_tiny_run";
-    fs::remove_all(r.run);
-    train::TrainRunOptions o;
-    o.data.data_dir = r.data;
-    o.data.gmt = r.data / "pathways_kegg34.gmt";
-    o.folds = 2;
-    o.trainer.epochs = 1;
-    o.trainer.batch_size = 64;
-    o.model.embed_dim = 16;
-    o.model.ffn_hidden = 32;
-    o.model.attn_dim = 16;
-    o.model.heads = 2;
-    o.model.head_dims = {16, 8};
-    o.ridge_baseline = false;
-    o.out_dir = r.run;
-    train::run_training(o);
-    return r;
-  }();
+// The tiny run (tests/train/tiny_run.h), trained on first use and shared by this binary's tests.
+const test::TinyRun& tiny_run() {
+  static const test::TinyRun t = test::train_tiny_run("transfer_tiny_run");
   return t;
 }
 
@@ -100,7 +77,7 @@ fs::path write_spots(const test::TempDir& dir, const std::vector<std::string>& g
 }  // namespace
 
 TEST_CASE("dispa transfer on a small spatial folder: predictions, summaries, maps, report") {
-  const TinyRun& r = tiny_run();
+  const test::TinyRun& r = tiny_run();
   if (r.run.empty()) return;
   test::TempDir dir("transfer_run");
   const std::vector<std::string> genes = bio::read_expression(r.data / "expression.tsv").genes();
@@ -164,7 +141,7 @@ TEST_CASE("dispa transfer on a small spatial folder: predictions, summaries, map
 }
 
 TEST_CASE("dispa transfer: mismatched positions, no overlapping genes, corrupt gzip") {
-  const TinyRun& r = tiny_run();
+  const test::TinyRun& r = tiny_run();
   if (r.run.empty()) return;
   test::TempDir dir("transfer_errors");
   const fs::path spots = write_spots(dir, bio::read_expression(r.data / "expression.tsv").genes());
@@ -191,7 +168,7 @@ TEST_CASE("dispa transfer: mismatched positions, no overlapping genes, corrupt g
 }
 
 TEST_CASE("dispa evaluate: the training screen as its own target gives exact agreement in shared_measured_in_both") {
-  const TinyRun& r = tiny_run();
+  const test::TinyRun& r = tiny_run();
   if (r.run.empty()) return;
   test::TempDir dir("evaluate_run");
   // Target drugs: the first 8 mapped to the training drugs (under new names), the rest unseen.

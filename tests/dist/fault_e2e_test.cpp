@@ -5,51 +5,24 @@
 // error on every rank ending the job at once. Built without MPI, the program reports "skipped".
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
-
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
-#include <fmt/format.h>
-
-namespace fs = std::filesystem;
+#include "tests/dist/mpirun_job.h"
 
 namespace {
 
-struct Outcome {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using dispa::test::JobOutcome;
 
 // Runs `env mpirun ... -np ranks dispa args` under timeout 120.
-Outcome run_job(const std::string& env, int ranks, const std::string& args) {
-  const fs::path dir = fs::path(DISPA_BINARY_DIR) / "test_tmp" / "dist_fault_e2e";
-  fs::create_directories(dir);
-  const std::string cmd = fmt::format(
-      "OMP_NUM_THREADS=1 {} timeout 120 '{}' --allow-run-as-root --oversubscribe --bind-to none --mca btl self,vader "
-      "--mca mpi_yield_when_idle 1 -np {} '{}' {} > '{}' 2> '{}'",
-      env, DISPA_MPIEXEC, ranks, DISPA_TOOL, args, (dir / "out.txt").string(), (dir / "err.txt").string());
-  Outcome o;
-  const int status = std::system(cmd.c_str());
-  o.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  o.out = read_text(dir / "out.txt");
-  o.err = read_text(dir / "err.txt");
-  return o;
+JobOutcome run_job(const std::string& env, int ranks, const std::string& args) {
+  return dispa::test::run_job(std::filesystem::path(DISPA_BINARY_DIR) / "test_tmp" / "dist_fault_e2e", env, ranks,
+                              args);
 }
 
 }  // namespace
 
 TEST_CASE("selftest-dist on 2 ranks: no wrong element, a line per size") {
-  const Outcome o = run_job("", 2, "selftest-dist --sizes 1000,70001 --iters 2 --warmup 1");
+  const JobOutcome o = run_job("", 2, "selftest-dist --sizes 1000,70001 --iters 2 --warmup 1");
   CHECK_MESSAGE(o.status == 0, o.err);
   CHECK(o.out.find("# dispa selftest-dist: 2 rank(s), backend mpi, device cpu") == 0);
   CHECK(o.out.find("         4000          1000  float    sum") != std::string::npos);
@@ -58,7 +31,7 @@ TEST_CASE("selftest-dist on 2 ranks: no wrong element, a line per size") {
 }
 
 TEST_CASE("a hung rank: the watchdog ends the job, naming the collective and the rank that is elsewhere") {
-  const Outcome o = run_job("DISPA_DIST_TIMEOUT_S=2 DISPA_DIST_TEST_HANG=1:3", 4,
+  const JobOutcome o = run_job("DISPA_DIST_TIMEOUT_S=2 DISPA_DIST_TEST_HANG=1:3", 4,
                             "selftest-dist --sizes 1000 --iters 2 --warmup 1");
   CHECK_MESSAGE(o.status != 0, o.err);
   CHECK_MESSAGE(o.status != 124, "the job did not end by itself:\n" << o.err);  // timeout(1) killed it
@@ -69,7 +42,7 @@ TEST_CASE("a hung rank: the watchdog ends the job, naming the collective and the
 }
 
 TEST_CASE("a killed rank: the job ends non-zero, naming the rank") {
-  const Outcome o = run_job("DISPA_DIST_TIMEOUT_S=5 DISPA_DIST_TEST_KILL=1:3", 4,
+  const JobOutcome o = run_job("DISPA_DIST_TIMEOUT_S=5 DISPA_DIST_TEST_KILL=1:3", 4,
                             "selftest-dist --sizes 1000 --iters 2 --warmup 1");
   CHECK_MESSAGE(o.status != 0, o.err);
   CHECK_MESSAGE(o.status != 124, "the job did not end by itself:\n" << o.err);
@@ -79,7 +52,7 @@ TEST_CASE("a killed rank: the job ends non-zero, naming the rank") {
 }
 
 TEST_CASE("a killed rank that mpirun does not act on: the watchdog ends the job, naming the silent rank") {
-  const Outcome o = run_job("DISPA_DIST_TIMEOUT_S=2 DISPA_DIST_TEST_KILL=1:3 OMPI_MCA_orte_abort_on_non_zero_status=0", 4,
+  const JobOutcome o = run_job("DISPA_DIST_TIMEOUT_S=2 DISPA_DIST_TEST_KILL=1:3 OMPI_MCA_orte_abort_on_non_zero_status=0", 4,
                             "selftest-dist --sizes 1000 --iters 2 --warmup 1");
   CHECK_MESSAGE(o.status != 0, o.err);
   CHECK_MESSAGE(o.status != 124, "the job did not end by itself:\n" << o.err);
@@ -89,7 +62,7 @@ TEST_CASE("a killed rank that mpirun does not act on: the watchdog ends the job,
 
 TEST_CASE("a rank that fails with an error ends the job at once, with the error") {
   // --sizes 0 is rejected on every rank; the job must end with status 1, not wait for a watchdog.
-  const Outcome o = run_job("DISPA_DIST_TIMEOUT_S=60", 2, "selftest-dist --sizes 0");
+  const JobOutcome o = run_job("DISPA_DIST_TIMEOUT_S=60", 2, "selftest-dist --sizes 0");
   CHECK(o.status == 1);
   CHECK(o.err.find("error: selftest-dist: size 0 is not in [1, 2^31] elements") != std::string::npos);
 }

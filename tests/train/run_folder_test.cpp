@@ -13,6 +13,7 @@
 #include "tests/support/shared_data.h"
 #include "tests/train/fault_support.h"
 #include "tests/train/temp_dir.h"
+#include "tests/train/tiny_run.h"
 #include "train/run_folder.h"
 
 using namespace dispa;
@@ -37,12 +38,7 @@ TrainRunOptions tiny_run(const fs::path& data, const fs::path& out) {
   o.fold = 0;
   o.trainer.epochs = 2;
   o.trainer.batch_size = 32;
-  o.model.embed_dim = 16;
-  o.model.ffn_hidden = 32;
-  o.model.attn_dim = 16;
-  o.model.heads = 2;
-  o.model.head_dims = {16, 8};
-  o.ridge_baseline = false;
+  test::use_tiny_model(o);
   o.out_dir = out;
   return o;
 }

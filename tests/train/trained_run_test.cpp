@@ -18,6 +18,7 @@
 #include "tests/support/error_of.h"
 #include "tests/support/shared_data.h"
 #include "tests/train/temp_dir.h"
+#include "tests/train/tiny_run.h"
 #include "train/predict.h"
 #include "train/train_run.h"
 #include "train/tsv_reader.h"
@@ -31,47 +32,12 @@ namespace {
 
 const char* kImatinib = "CC1=C(C=C(C=C1)NC(=O)C2=CC=C(C=C2)CN3CCN(CC3)C)NC4=NC=CC(=N4)C5=CN=CC=C5";
 
-// The tiny run, trained on first use and shared by the test cases of this binary.
-struct TinyRun {
-  fs::path data, run;
-  bool ok = false;
-};
-const TinyRun& tiny_run() {
-  static TinyRun t = [] {
-    TinyRun r;
-    r.data = test::shared_path_or_skip("data/gdsc2-mini");
-    if (r.data.empty()) return r;
-    logging::set_quiet(true);
-    r.run = fs::path(DISPA_BINARY_DIR) / "test_tmp" / "trained_run";
-    fs::remove_all(r.run);
-    TrainRunOptions o;
-    o.data.data_dir = r.data;
-    o.data.gmt = r.data / "pathways_kegg34.gmt";
-    o.folds = 2;
-    o.trainer.epochs = 1;
-    o.trainer.batch_size = 64;
-    o.model.embed_dim = 16;
-    o.model.ffn_hidden = 32;
-    o.model.attn_dim = 16;
-    o.model.heads = 2;
-    o.model.head_dims = {16, 8};
-    o.ridge_baseline = false;
-    o.out_dir = r.run;
-    run_training(o);
-    r.ok = true;
-    return r;
-  }();
+// The tiny run (tests/train/tiny_run.h), trained on first use and shared by this binary's tests.
+const test::TinyRun& tiny_run() {
+  static const test::TinyRun t = test::train_tiny_run("trained_run");
   return t;
 }
 
-std::map<std::pair<std::string, std::string>, std::vector<std::string>> read_table(const fs::path& file,
-                                                                                   std::vector<std::string>* header = nullptr) {
-  TsvReader reader(file);
-  if (header) *header = reader.header();
-  std::map<std::pair<std::string, std::string>, std::vector<std::string>> rows;
-  while (reader.next()) rows[{reader.field(0), reader.field(1)}] = reader.fields();
-  return rows;
-}
 
 // An expression file of the run's genes for new cells: columns reversed, the first `drop` training
 // genes left out, one unknown gene added; values from the mini file's first cells, shifted.
@@ -92,7 +58,7 @@ fs::path write_new_expression(const fs::path& file, const fs::path& data, int dr
 }  // namespace
 
 TEST_CASE("TrainedRun: load rebuilds the training pathway index and reproduces the fold's test predictions") {
-  const TinyRun& t = tiny_run();
+  const test::TinyRun& t = tiny_run();
   if (!t.ok) return;
   const TrainedRun ensemble = TrainedRun::load(t.run);
   CHECK(ensemble.n_models() == 2);
@@ -114,7 +80,7 @@ TEST_CASE("TrainedRun: load rebuilds the training pathway index and reproduces t
   o.drugs = t.data / "drugs.tsv";
   const PredictionTable p = run_predict(o);
   REQUIRE(p.prediction.size() == 40 * 12);
-  const auto want = read_table(t.run / "fold_1" / "predictions.tsv");
+  const auto want = test::read_pair_table(t.run / "fold_1" / "predictions.tsv");
   REQUIRE(want.size() > 100);
   std::vector<double> got_v, want_v;
   for (size_t i = 0; i < p.prediction.size(); ++i) {
@@ -128,7 +94,7 @@ TEST_CASE("TrainedRun: load rebuilds the training pathway index and reproduces t
 }
 
 TEST_CASE("predict: an ensemble is the mean and sample sd of its single-fold predictions") {
-  const TinyRun& t = tiny_run();
+  const test::TinyRun& t = tiny_run();
   if (!t.ok) return;
   test::TempDir tmp("predict_ensemble");
   PredictOptions o;
@@ -156,13 +122,13 @@ TEST_CASE("predict: an ensemble is the mean and sample sd of its single-fold pre
   CHECK_CLOSE_VALUES(got_mean, mean, 1e-6, 1e-6);
   CHECK_CLOSE_VALUES(got_sd, sd, 1e-6, 1e-5);
   std::vector<std::string> header;
-  const auto rows = read_table(o.out, &header);
+  const auto rows = test::read_pair_table(o.out, &header);
   CHECK(header == std::vector<std::string>{"cell_id", "drug_name", "prediction", "prediction_sd"});
   CHECK(rows.size() == 480);
 }
 
 TEST_CASE("predict: new cells and new SMILES; gene order and extra genes do not matter") {
-  const TinyRun& t = tiny_run();
+  const test::TinyRun& t = tiny_run();
   if (!t.ok) return;
   test::TempDir tmp("predict_new");
   const fs::path drugs = tmp.write("drugs.tsv", fmt::format("drug_name\tsmiles\nOlaparib\t{}\nImatinib\t{}\n",
@@ -203,7 +169,7 @@ TEST_CASE("predict: new cells and new SMILES; gene order and extra genes do not 
 }
 
 TEST_CASE("predict: errors name the file, line and id; bad SMILES fail or are skipped") {
-  const TinyRun& t = tiny_run();
+  const test::TinyRun& t = tiny_run();
   if (!t.ok) return;
   test::TempDir tmp("predict_errors");
   PredictOptions o;
@@ -240,7 +206,7 @@ TEST_CASE("predict: errors name the file, line and id; bad SMILES fail or are sk
 }
 
 TEST_CASE("TrainedRun: fold_k/config.json is read and must agree with run.json") {
-  const TinyRun& t = tiny_run();
+  const test::TinyRun& t = tiny_run();
   if (!t.ok) return;
   test::TempDir tmp("trained_run_config");
   const fs::path fold = tmp.path() / "fold_0";
@@ -260,7 +226,7 @@ TEST_CASE("TrainedRun: fold_k/config.json is read and must agree with run.json")
 }
 
 TEST_CASE("predict: non-finite weights give non-finite predictions, reported as an error with the pairs") {
-  const TinyRun& t = tiny_run();
+  const test::TinyRun& t = tiny_run();
   if (!t.ok) return;
   test::TempDir tmp("predict_nan_weights");
   const fs::path fold = tmp.path() / "fold_0";
