@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -85,6 +86,16 @@ class HostCache {
   size_t system_allocations_ = 0;      // cacheable requests that missed the cache
 };
 
+// Live and peak host storage bytes (requested sizes, not cached blocks).
+std::atomic<size_t> g_host_live{0}, g_host_peak{0};
+
+void count_host_bytes(size_t nbytes) {
+  const size_t live = g_host_live.fetch_add(nbytes, std::memory_order_relaxed) + nbytes;
+  size_t peak = g_host_peak.load(std::memory_order_relaxed);
+  while (live > peak && !g_host_peak.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
+  }
+}
+
 HostCache& host_cache() {
   static auto* cache = new HostCache();  // never destroyed: tensors in static objects may outlive it
   return *cache;
@@ -96,6 +107,7 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
   if (nbytes == 0) return;
   if (device.is_cpu()) {
     data_ = host_cache().allocate(nbytes, capacity_);
+    count_host_bytes(nbytes);
   } else {
     data_ = cuda::device_alloc(nbytes, device.index);
   }
@@ -105,12 +117,16 @@ Storage::~Storage() {
   if (!data_) return;
   if (device_.is_cpu()) {
     host_cache().release(data_, capacity_);
+    g_host_live.fetch_sub(nbytes_, std::memory_order_relaxed);
   } else {
     cuda::device_free(data_, nbytes_, device_.index);
   }
 }
 
 size_t host_cache_system_allocations() { return host_cache().system_allocations(); }
+size_t host_live_bytes() { return g_host_live.load(std::memory_order_relaxed); }
+size_t host_peak_bytes() { return g_host_peak.load(std::memory_order_relaxed); }
+void reset_host_peak_bytes() { g_host_peak.store(g_host_live.load(std::memory_order_relaxed), std::memory_order_relaxed); }
 
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes) {
   if (nbytes == 0) return;

@@ -30,6 +30,13 @@ class Storage {
 // the start of the process: a benchmark reads it before and after its timed steps (want 0).
 size_t host_cache_system_allocations();
 
+// Bytes of host tensor storage alive now, and the most alive at once since the last
+// reset_host_peak_bytes() (or the start): tests state memory bounds with them (a streamed screen
+// must not grow with its number of pairs), not with timings.
+size_t host_live_bytes();
+size_t host_peak_bytes();
+void reset_host_peak_bytes();  // peak := live
+
 // Copies nbytes between any two devices (host<->device copies go through cudaMemcpy).
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes);
 // Sets nbytes to zero on the given device.

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -255,16 +256,44 @@ DispaTokens Dispa::encode(const DispaInputs& in) const {
               c.fragment_dim(), in.substructures.describe());
   DISPA_CHECK(in.mask.shape() == Shape({Bd, c.max_substructures}), "dispa: mask must be [{}, {}] (B, L), got {}",
               Bd, c.max_substructures, in.mask.describe());
-  const int64_t L = c.max_substructures, E = c.embed_dim;
-  const Tensor genes = gather_columns(in.expression, in.pathway_gene_indices);      // [Bc, P, S]
-  const Tensor mask_f = in.mask.dtype() == in.substructures.dtype() ? in.mask : in.mask.to(in.substructures.dtype());
-  return {slab_norm.forward(gene_ffn.forward(genes)),                               // [Bc, P, E]
-          sub_ffn.forward(in.substructures) * mask_f.reshape({Bd, L, 1}),          // [Bd, L, E]
-          drug_ffn.forward(in.drug).reshape({Bd, 1, E}),                           // [Bd, 1, E]
-          in.mask, in.cell_rows, in.drug_rows};
+  // Cells first: dropout draws its offsets in call order, and training runs must keep their masks.
+  Tensor pathway_tokens = encode_cells(in.expression, in.pathway_gene_indices);
+  DispaTokens t = encode_drugs(in.drug, in.substructures, in.mask);
+  t.pathway_tokens = std::move(pathway_tokens);
+  t.cell_rows = in.cell_rows;
+  t.drug_rows = in.drug_rows;
+  return t;
 }
 
-DispaOutputs Dispa::forward_tokens(const DispaTokens& t) const {
+Tensor Dispa::encode_cells(const Tensor& expression, const Tensor& pathway_gene_indices) const {
+  const DispaConfig& c = config_;
+  DISPA_CHECK(expression.ndim() == 2 && expression.dim(1) == c.genes,
+              "dispa: expression must be [C, {}] (genes), got {}", c.genes, expression.describe());
+  DISPA_CHECK(pathway_gene_indices.shape() == Shape({c.pathways, c.max_genes_per_pathway}),
+              "dispa: pathway_gene_indices must be [{}, {}] (P, S), got {}", c.pathways, c.max_genes_per_pathway,
+              pathway_gene_indices.describe());
+  const Tensor genes = gather_columns(expression, pathway_gene_indices);  // [C, P, S]
+  return slab_norm.forward(gene_ffn.forward(genes));                     // [C, P, E]
+}
+
+DispaTokens Dispa::encode_drugs(const Tensor& drug, const Tensor& substructures, const Tensor& mask) const {
+  const DispaConfig& c = config_;
+  const int64_t N = drug.ndim() == 2 ? drug.dim(0) : -1, L = c.max_substructures, E = c.embed_dim;
+  DISPA_CHECK(drug.ndim() == 2 && drug.dim(1) == c.drug_dim, "dispa: drug must be [N, {}] (Dd), got {}", c.drug_dim,
+              drug.describe());
+  DISPA_CHECK(substructures.shape() == Shape({N, L, c.fragment_dim()}),
+              "dispa: substructures must be [{}, {}, {}] (N, L, Df), got {}", N, L, c.fragment_dim(),
+              substructures.describe());
+  DISPA_CHECK(mask.shape() == Shape({N, L}), "dispa: mask must be [{}, {}] (N, L), got {}", N, L, mask.describe());
+  const Tensor mask_f = mask.dtype() == substructures.dtype() ? mask : mask.to(substructures.dtype());
+  DispaTokens t;
+  t.fragment_tokens = sub_ffn.forward(substructures) * mask_f.reshape({N, L, 1});  // [N, L, E]
+  t.drug_token = drug_ffn.forward(drug).reshape({N, 1, E});                          // [N, 1, E]
+  t.mask = mask;
+  return t;
+}
+
+DispaOutputs Dispa::forward_tokens(const DispaTokens& t, bool with_pathway_tokens) const {
   const int64_t E = config_.embed_dim;
   const bool cell_dedup = t.cell_rows.defined(), drug_dedup = t.drug_rows.defined();
   const int64_t B = cell_dedup ? t.cell_rows.dim(0) : t.pathway_tokens.dim(0);
@@ -291,7 +320,7 @@ DispaOutputs Dispa::forward_tokens(const DispaTokens& t) const {
   out.path2sub_attention = view1.attention;
   out.drug2path_attention = view2.attention;
   // Inspection output only: skipped in training mode, where it would cost a [B, P, E] copy per step.
-  out.pathway_tokens = is_training() ? Tensor() : expand_cells(cell_tokens);
+  out.pathway_tokens = is_training() || !with_pathway_tokens ? Tensor() : expand_cells(cell_tokens);
   return out;
 }
 

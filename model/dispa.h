@@ -110,7 +110,16 @@ class Dispa : public Module {
   Dispa(const DispaConfig& config, uint64_t init_seed = 0);
   DispaOutputs forward(const DispaInputs& inputs) const;  // forward_tokens(encode(inputs))
   DispaTokens encode(const DispaInputs& inputs) const;
-  DispaOutputs forward_tokens(const DispaTokens& tokens) const;
+  // The two halves of encode(), for callers that reuse one side across many pairs (screening in
+  // train/predict encodes every drug once and the cells in chunks):
+  //   encode_cells: expression [C, G] -> pathway tokens [C, P, E];
+  //   encode_drugs: drug [N, Dd], substructures [N, L, Df], mask [N, L] -> fragment_tokens,
+  //                 drug_token and mask of DispaTokens (the other members are left undefined).
+  Tensor encode_cells(const Tensor& expression, const Tensor& pathway_gene_indices) const;
+  DispaTokens encode_drugs(const Tensor& drug, const Tensor& substructures, const Tensor& mask) const;
+  // with_pathway_tokens = false skips DispaOutputs::pathway_tokens (a [B, P, E] copy made for
+  // inspection only): what prediction loops want.
+  DispaOutputs forward_tokens(const DispaTokens& tokens, bool with_pathway_tokens = true) const;
   const DispaConfig& config() const { return config_; }
   Generator& dropout_rng() { return dropout_rng_; }
   void set_fused_attention(bool fused);

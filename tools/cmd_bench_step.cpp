@@ -29,6 +29,14 @@ dispa::tools::CommandRegistration registration("bench-step", [](CLI::App& app, i
   cmd->add_flag("--tf32", o->tf32, "TF32 tensor-core GEMMs on CUDA (default fp32)");
   cmd->add_flag("--no-dedup", *no_dedup, "one row per pair instead of de-duplicated cells and drugs");
   cmd->add_flag("--unfused", *unfused, "unfused differential attention (engine ops) instead of the fused op");
+  cmd->add_flag("--screen", o->screen,
+                "also time a whole screen: every cell x drug pair with the cell-major path of dispa predict");
+  cmd->add_flag("--screen-baseline", o->screen_baseline,
+                "also time the screen batch by batch (make_batch + forward per batch: each batch encodes its own cells and drugs)");
+  cmd->add_option("--cells", o->cells, "cells of the synthetic data (GDSC2: 580)")->capture_default_str();
+  cmd->add_option("--drugs", o->drugs, "drugs of the synthetic data (GDSC2: 170)")->capture_default_str();
+  cmd->add_option("--screen-reps", o->screen_reps, "timed screens per path")->capture_default_str();
+  cmd->add_option("--screen-batch", o->screen_batch, "pairs per batch in the screen")->capture_default_str();
   cmd->add_option("--json", *json_path, "also append the JSON lines to this file");
   cmd->callback([o, device, json_path, no_dedup, unfused, &exit_code] {
     o->device = dispa::parse_device(*device);
@@ -38,11 +46,13 @@ dispa::tools::CommandRegistration registration("bench-step", [](CLI::App& app, i
     std::string lines;
     for (const auto& r : dispa::train::run_step_bench(*o)) {
       nlohmann::json j = {{"impl", "dispa"}, {"device", device_name}, {"mode", r.mode}, {"attention", o->attention},
-                          {"batch", o->batch}, {"tf32", o->tf32}, {"dedup", o->dedup},
+                          {"batch", r.mode.rfind("screen", 0) == 0 ? o->screen_batch : o->batch},
+                          {"tf32", o->tf32}, {"dedup", o->dedup},
                           {"fused_attention", o->fused_attention}, {"median_ms", r.median_ms},
                           {"p10_ms", r.p10_ms}, {"p90_ms", r.p90_ms}, {"samples_per_s", r.samples_per_s}};
       j["host_allocations_during_timing"] = r.host_allocations_during_timing;
       j["median_cpu_ms"] = r.median_cpu_ms;
+      if (r.mode.rfind("screen", 0) == 0) j["pairs"] = o->cells * o->drugs;
       if (o->device.is_cuda()) {
         j["device_mallocs_during_timing"] = r.device_mallocs_during_timing;
         j["peak_device_mib"] = double(r.peak_device_bytes) / (1 << 20);

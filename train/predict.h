@@ -4,7 +4,9 @@
 // fragmented on the fly). Eval mode, no tape, batched.
 //
 // Pairs: every cell x drug (cells in expression-file order, drugs in drugs-file order within each
-// cell), or the rows of a pairs TSV (header with `cell_id` and `drug_name`, other columns ignored;
+// cell: a whole screen, predicted by screen_all_pairs in predict_screen.h, which encodes each cell
+// and each drug once and streams the rows to the file, so memory stays bounded for 10^6+ pairs),
+// or the rows of a pairs TSV (header with `cell_id` and `drug_name`, other columns ignored;
 // an id absent from the expression or drugs file is an error naming the file and line).
 // Output TSV (header, one row per pair, in pair order):
 //   cell_id  drug_name  prediction                  (one model)
@@ -29,6 +31,9 @@ struct PredictOptions {
   Device device = Device::cpu();
   int64_t batch_size = 1024;
   InvalidDrugs invalid_drugs = InvalidDrugs::error;
+  // false: the returned table holds only `folds` and `pairs` (rows go to `out` as they are
+  // computed); what dispa predict uses, so a screen's memory does not grow with its pairs.
+  bool keep_table = true;
 };
 
 struct PredictionTable {
@@ -36,6 +41,7 @@ struct PredictionTable {
   std::vector<int> folds;                         // the models, in per_fold order
   std::vector<std::vector<float>> per_fold;       // [model][pair]
   std::vector<float> prediction, sd;              // mean over models; sample sd (0 for one model)
+  int64_t pairs = 0;                              // pairs predicted (also without keep_table)
 };
 
 PredictionTable run_predict(const PredictOptions& options);

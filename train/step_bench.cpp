@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <random>
 
 #include "engine/autograd.h"
@@ -14,6 +15,7 @@
 #include "engine/optim/optimizer.h"
 #include "engine/storage.h"
 #include "train/dataset.h"
+#include "train/predict_screen.h"
 
 namespace dispa::train {
 namespace {
@@ -72,14 +74,16 @@ void wait_for_device(Device device) {
   if (device.is_cuda()) cuda::synchronize();
 }
 
+// `warmup` untimed then `runs` timed calls of step(); samples_per_s counts `items` per call.
 template <typename Fn>
-StepBenchResult time_steps(const std::string& mode, const StepBenchOptions& o, Fn&& step) {
-  for (int i = 0; i < o.warmup; ++i) step();
+StepBenchResult time_runs(const std::string& mode, const StepBenchOptions& o, int warmup, int runs, double items,
+                          Fn&& step) {
+  for (int i = 0; i < warmup; ++i) step();
   wait_for_device(o.device);
   const size_t mallocs_before = o.device.is_cuda() ? cuda::allocator_stats().device_mallocs : 0;
   const size_t host_allocations_before = host_cache_system_allocations();
   std::vector<double> ms, cpu_ms;
-  for (int i = 0; i < o.steps; ++i) {
+  for (int i = 0; i < runs; ++i) {
     wait_for_device(o.device);
     const auto start = std::chrono::steady_clock::now();
     const double cpu_start = process_cpu_ms();
@@ -97,7 +101,7 @@ StepBenchResult time_steps(const std::string& mode, const StepBenchOptions& o, F
   r.p10_ms = quantile(0.1);
   r.p90_ms = quantile(0.9);
   r.median_cpu_ms = cpu_ms[cpu_ms.size() / 2];
-  r.samples_per_s = double(o.batch) / (r.median_ms / 1e3);
+  r.samples_per_s = items / (r.median_ms / 1e3);
   r.host_allocations_during_timing = host_cache_system_allocations() - host_allocations_before;
   if (o.device.is_cuda()) {
     const cuda::AllocatorStats stats = cuda::allocator_stats();
@@ -105,6 +109,11 @@ StepBenchResult time_steps(const std::string& mode, const StepBenchOptions& o, F
     r.peak_device_bytes = stats.peak_bytes;
   }
   return r;
+}
+
+template <typename Fn>
+StepBenchResult time_steps(const std::string& mode, const StepBenchOptions& o, Fn&& step) {
+  return time_runs(mode, o, o.warmup, o.steps, double(o.batch), step);
 }
 
 }  // namespace
@@ -148,6 +157,33 @@ std::vector<StepBenchResult> run_step_bench(const StepBenchOptions& o) {
     NoGrad no_grad;
     model.forward(eval_batch.inputs);
   }));
+  if (o.screen || o.screen_baseline) {
+    DISPA_CHECK(o.screen_reps >= 1 && o.screen_batch >= 1, "bench-step: need screen reps >= 1 and batch >= 1, got {}, {}",
+                o.screen_reps, o.screen_batch);
+    const double pairs = double(o.cells) * double(o.drugs);
+    logging::info("bench-step: screening {} cells x {} drugs = {} pairs, {} time(s) per path", o.cells, o.drugs, pairs,
+                  o.screen_reps);
+    if (o.screen)
+      results.push_back(time_runs("screen", o, 0, o.screen_reps, pairs, [&] {
+        double sum = 0;  // consumes the predictions as dispa predict does (one pass over each batch)
+        screen_all_pairs({&model}, data, o.screen_batch, [&](const ScreenBatch& b) {
+          for (float v : b.per_model[0]) sum += v;
+        });
+        if (!std::isfinite(sum)) logging::warn("bench-step: the screen's predictions are not finite");
+      }));
+    if (o.screen_baseline) {
+      std::vector<int64_t> all(data.pairs.size());  // cell-major: synthetic_dataset lists pairs so
+      for (size_t i = 0; i < all.size(); ++i) all[i] = int64_t(i);
+      results.push_back(time_runs("screen_batched", o, 0, o.screen_reps, pairs, [&] {
+        NoGrad no_grad;
+        for (size_t start = 0; start < all.size(); start += size_t(o.screen_batch)) {
+          const std::vector<int64_t> idx(all.begin() + int64_t(start),
+                                         all.begin() + int64_t(std::min(all.size(), start + size_t(o.screen_batch))));
+          model.forward(make_batch(data, idx).inputs);
+        }
+      }));
+    }
+  }
   set_cuda_tf32(previous_tf32);
   return results;
 }

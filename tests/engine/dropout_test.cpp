@@ -7,8 +7,10 @@
 #include <limits>
 
 #include "engine/autograd.h"
+#include "engine/cpu_features.h"
 #include "engine/generator.h"
 #include "engine/ops/dropout.h"
+#include "engine/ops/dropout_math.h"
 #include "engine/philox.h"
 #include "tests/support/close.h"
 #include "tests/support/gradcheck.h"
@@ -123,5 +125,45 @@ TEST_CASE("dropout: backward uses the forward mask") {
   for (size_t i = 0; i < xv.size(); ++i) {
     const bool kept = yv[i] != 0.0;
     CHECK(dx[i] == (kept ? gv[i] * scale : 0.0));
+  }
+}
+
+TEST_CASE("dropout: the SIMD CPU loop gives the scalar Philox rule's mask at every CPU level") {
+  // Sizes around the 64-element groups and the 4096-element thread tasks, above the OpenMP
+  // threshold, and offsets whose block counters carry into the high 32-bit word inside a group.
+  for (CpuLevel level : runnable_cpu_levels()) {
+    ScopedCpuLevel scoped(level);
+    for (int64_t n : {1, 3, 63, 64, 65, 257, 4095, 4097, 70001}) {
+      for (uint64_t offset : {uint64_t(0), uint64_t(5), (uint64_t(1) << 32) - 7, ~uint64_t(0) - 40}) {
+        CAPTURE(cpu_level_name(level));
+        CAPTURE(n);
+        CAPTURE(offset);
+        for (DType dtype : {DType::f32, DType::f64}) {
+          const Tensor x = Tensor::uniform({n}, -2, 2, 17, 0, dtype);
+          const std::vector<double> xv = x.to_f64_vector(), yv = dropout(x, 0.4, true, 99, offset).to_f64_vector();
+          const double scale = dtype == DType::f32 ? double(float(1.0 / 0.6)) : 1.0 / 0.6;
+          int64_t wrong = 0;
+          for (int64_t i = 0; i < n; ++i) {
+            const bool keep = dropout_keep(99, offset, uint64_t(i), 0.4f);
+            const double want = dtype == DType::f32 ? double(float(xv[size_t(i)]) * (keep ? float(scale) : 0.f))
+                                                    : xv[size_t(i)] * (keep ? scale : 0.0);
+            wrong += yv[size_t(i)] != want;
+          }
+          CHECK(wrong == 0);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("dropout: a NaN or inf input stays non-finite in the SIMD loop (x * 0, as PyTorch)") {
+  for (CpuLevel level : runnable_cpu_levels()) {
+    ScopedCpuLevel scoped(level);
+    std::vector<float> v(256, 1.0f);
+    v[3] = std::numeric_limits<float>::quiet_NaN();
+    v[200] = std::numeric_limits<float>::infinity();
+    const auto y = dropout(Tensor::from_vector(v, {256}), 0.5, true, 1, 0).to_vector<float>();
+    CHECK(std::isnan(y[3]));
+    CHECK(!std::isfinite(y[200]));
   }
 }
