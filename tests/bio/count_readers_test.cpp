@@ -9,7 +9,6 @@
 #include <functional>
 #include <map>
 
-#include <zlib.h>
 
 #include "bio/count_matrix.h"
 #include "bio/gzip_lines.h"
@@ -17,6 +16,7 @@
 #include "bio/tenx_mtx.h"
 #include "engine/error.h"
 #include "tests/bio/hdf5_writer.h"
+#include "tests/support/gzip.h"
 #include "tests/support/error_of.h"
 #include "tests/train/temp_dir.h"
 
@@ -43,20 +43,7 @@ const std::string kFeatures = "ENSG1\tTP53\tGene Expression\nENSG2\tSept9\tGene 
 const std::string kBarcodeText = "AAA\nCCC\nGGG\nTTT\n";
 
 void write_file(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
-std::string gzip(const std::string& text) {
-  uLongf n = compressBound(uLong(text.size())) + 32;
-  std::string out(n, '\0');
-  z_stream z{};
-  deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  z.avail_in = uInt(text.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = uInt(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
+std::string gzip(const std::string& text) { return test::gzip_compress(text, 6); }
 
 fs::path tenx_folder(const test::TempDir& dir, const std::string& name, bool gz, const std::string& matrix) {
   const fs::path d = dir.path() / name;

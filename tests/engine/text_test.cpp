@@ -1,33 +1,20 @@
 // engine/io/text: what every table reader gets from it (gzip read, BOM dropped, values shortened).
 #include <doctest/doctest.h>
 
-#include <zlib.h>
-
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "engine/error.h"
 #include "engine/io/text.h"
+#include "tests/support/gzip.h"
 
 using namespace dispa;
 using namespace dispa::io;
 
 namespace {
 
-std::string gzip_member(const std::string& text) {
-  z_stream zs{};
-  REQUIRE(deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-  std::string out(deflateBound(&zs, uLong(text.size())), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  zs.avail_in = uInt(text.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = uInt(out.size());
-  REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
+std::string gzip_member(const std::string& text) { return test::gzip_compress(text, Z_BEST_COMPRESSION); }
 
 }  // namespace
 

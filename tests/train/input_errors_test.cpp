@@ -3,13 +3,13 @@
 // does not change what the TSV readers see; long values are shortened in messages.
 #include <doctest/doctest.h>
 
-#include <zlib.h>
 
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include "engine/error.h"
+#include "tests/support/gzip.h"
 #include "tests/support/error_of.h"
 #include "tests/support/shared_data.h"
 #include "tests/train/temp_dir.h"
@@ -31,19 +31,7 @@ std::string read_file(const fs::path& p) {
   return s.str();
 }
 
-std::string gzip(const std::string& text) {
-  z_stream zs{};
-  REQUIRE(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-  std::string out(deflateBound(&zs, uLong(text.size())), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  zs.avail_in = uInt(text.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = uInt(out.size());
-  REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
+std::string gzip(const std::string& text) { return test::gzip_compress(text); }
 
 }  // namespace
 
