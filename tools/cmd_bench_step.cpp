@@ -29,6 +29,9 @@ dispa::tools::CommandRegistration registration("bench-step", [](CLI::App& app, i
   cmd->add_flag("--tf32", o->tf32, "TF32 tensor-core GEMMs on CUDA (default fp32)");
   cmd->add_flag("--no-dedup", *no_dedup, "one row per pair instead of de-duplicated cells and drugs");
   cmd->add_flag("--unfused", *unfused, "unfused differential attention (engine ops) instead of the fused op");
+  auto only = std::make_shared<std::string>();
+  cmd->add_option("--only", *only, "time only this step measurement (train_step or eval_forward; screens as asked)")
+      ->check(CLI::IsMember({"train_step", "eval_forward"}));
   cmd->add_flag("--screen", o->screen,
                 "also time a whole screen: every cell x drug pair with the cell-major path of dispa predict");
   cmd->add_flag("--screen-baseline", o->screen_baseline,
@@ -38,7 +41,11 @@ dispa::tools::CommandRegistration registration("bench-step", [](CLI::App& app, i
   cmd->add_option("--screen-reps", o->screen_reps, "timed screens per path")->capture_default_str();
   cmd->add_option("--screen-batch", o->screen_batch, "pairs per batch in the screen")->capture_default_str();
   cmd->add_option("--json", *json_path, "also append the JSON lines to this file");
-  cmd->callback([o, device, json_path, no_dedup, unfused, &exit_code] {
+  cmd->callback([o, device, json_path, no_dedup, unfused, only, &exit_code] {
+    if (!only->empty()) {
+      o->time_train = *only == "train_step";
+      o->time_eval = *only == "eval_forward";
+    }
     o->device = dispa::parse_device(*device);
     o->dedup = !*no_dedup;
     o->fused_attention = !*unfused;

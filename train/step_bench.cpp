@@ -144,7 +144,7 @@ std::vector<StepBenchResult> run_step_bench(const StepBenchOptions& o) {
 
   std::vector<StepBenchResult> results;
   model.train();
-  results.push_back(time_steps("train_step", o, [&] {
+  if (o.time_train) results.push_back(time_steps("train_step", o, [&] {
     const Batch batch = make_batch(data, draw(), o.dedup);
     const Tensor loss = mse_loss(model.forward(batch.inputs).prediction, batch.target);
     loss.backward();
@@ -153,7 +153,7 @@ std::vector<StepBenchResult> run_step_bench(const StepBenchOptions& o) {
   }));
   model.eval();
   const Batch eval_batch = make_batch(data, draw(), o.dedup);  // gathered once, outside the timed region (as the PyTorch script)
-  results.push_back(time_steps("eval_forward", o, [&] {
+  if (o.time_eval) results.push_back(time_steps("eval_forward", o, [&] {
     NoGrad no_grad;
     model.forward(eval_batch.inputs);
   }));

@@ -20,6 +20,7 @@ struct StepBenchOptions {
   bool dedup = true;   // de-duplicated batches (what dispa train does); false = one row per pair
   bool tf32 = false;   // TF32 tensor-core GEMMs on CUDA
   bool fused_attention = true;
+  bool time_train = true, time_eval = true;  // which of the two step measurements to take (profiling one)
   // Screening: also time predictions for every cell x drug pair (cells x drugs, in batches of
   // screen_batch) with screen_all_pairs (train/predict_screen.h, what dispa predict runs), over
   // screen_reps repetitions; screen_baseline adds the per-batch path (make_batch + forward, one
