@@ -3,6 +3,7 @@
 //   layer_norm/ffn      the gene FFN's LayerNorm over rows [C*P, h]
 //   layer_norm/slab     the slab LayerNorm over each cell's [P, E] (rows [C, P*E])
 //   rms_norm/heads      differential attention's RMSNorm over [C*P*H, 2*hd] (short rows)
+//   copy/ffn            a copy of the [C*P, h] tensor: the memory-bandwidth floor of a forward norm
 // each forward only (eval) and forward + backward (training, with weight and bias gradients).
 // Compare binaries of two commits with the same filter; time is main-thread CPU time, so run with
 // OMP_NUM_THREADS=1 for a per-core figure. Run: build/bench/gene_ffn_bench [--benchmark_filter=...]
@@ -65,6 +66,14 @@ void layer_norm_fwdbwd(benchmark::State& st, NormCase c) {
   set_bytes(st, c.x.numel(), 5);
 }
 
+// The bandwidth yardstick: a copy of the same tensor (read once, write once) is the least a
+// forward norm can cost.
+void copy_ffn(benchmark::State& st) {
+  const Tensor x = uniform({kC * kP, kH}, 1);
+  for (auto _ : st) benchmark::DoNotOptimize(x.clone());
+  set_bytes(st, x.numel(), 2);
+}
+
 void layer_norm_ffn_fwd(benchmark::State& st) { layer_norm_fwd(st, norm_case({kC * kP, kH}, 1)); }
 void layer_norm_ffn_fwdbwd(benchmark::State& st) { layer_norm_fwdbwd(st, norm_case({kC * kP, kH}, 1)); }
 void layer_norm_slab_fwd(benchmark::State& st) { layer_norm_fwd(st, norm_case({kC, kP, kE}, 2)); }
@@ -80,6 +89,7 @@ void rms_norm_heads_fwd(benchmark::State& st) {
 
 }  // namespace
 
+BENCHMARK(copy_ffn)->Name("copy/ffn")->Unit(benchmark::kMillisecond);
 BENCHMARK(layer_norm_ffn_fwd)->Name("layer_norm/ffn/fwd")->Unit(benchmark::kMillisecond);
 BENCHMARK(layer_norm_ffn_fwdbwd)->Name("layer_norm/ffn/fwdbwd")->Unit(benchmark::kMillisecond);
 BENCHMARK(layer_norm_slab_fwd)->Name("layer_norm/slab/fwd")->Unit(benchmark::kMillisecond);
