@@ -155,7 +155,9 @@ TEST_CASE("gathered_linear: forward and backward do not depend on the thread cou
   CHECK(one.dw == three.dw);
   CHECK(one.db == three.db);
   CHECK(one.y == many.y);
+  CHECK(one.dx == many.dx);
   CHECK(one.dw == many.dw);
+  CHECK(one.db == many.db);
 }
 
 TEST_CASE("gathered_linear: records only when a gradient is wanted; no input gradient work for a constant x") {
