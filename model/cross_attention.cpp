@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "engine/autograd.h"
 #include "engine/nn/init.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/gather.h"
@@ -10,6 +11,7 @@
 #include "engine/ops/reduce.h"
 #include "engine/ops/shape.h"
 #include "engine/ops/softmax.h"
+#include "model/diff_attention_inference.h"
 
 namespace dispa {
 
@@ -97,9 +99,20 @@ Tensor CrossAttention::project_out(const Tensor& heads_output, bool pool_queries
 }
 
 AttentionOutput CrossAttention::forward(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
-                                        const Tensor& query_rows, const Tensor& kv_rows, bool pool_queries) const {
-  if (kind != AttentionKind::differential || !use_fused)
-    return forward_unfused(queries, keys_values, key_mask, query_rows, kv_rows, pool_queries);
+                                        const Tensor& query_rows, const Tensor& kv_rows, bool pool_queries,
+                                        bool with_map) const {
+  if (kind == AttentionKind::differential && use_fused && !with_map && !capture && !grad_enabled()) {
+    // Projections of the distinct rows only; the kernels read them through the row maps.
+    const Tensor y = diff_attention_inference(q_proj.forward(queries), k_proj.forward(keys_values),
+                                              v_proj.forward(keys_values), key_mask, lambda(), lambda_init,
+                                              subln.weight, heads, rms_eps, query_rows, kv_rows, pool_queries);
+    return {out_proj.forward(y), Tensor()};
+  }
+  if (kind != AttentionKind::differential || !use_fused) {
+    AttentionOutput out = forward_unfused(queries, keys_values, key_mask, query_rows, kv_rows, pool_queries);
+    if (!with_map) out.attention = Tensor();
+    return out;
+  }
   const Tensor q = project(q_proj, queries, query_rows);  // [B, Lq, A]
   const Tensor k = project(k_proj, keys_values, kv_rows); // [B, Lk, A]
   const Tensor v = project(v_proj, keys_values, kv_rows); // [B, Lk, A]
@@ -109,7 +122,7 @@ AttentionOutput CrossAttention::forward(const Tensor& queries, const Tensor& key
   if (capture)
     *capture = {masked_scores(r.scores1, key_mask), masked_scores(r.scores2, key_mask), host_copy(r.softmax1),
                 host_copy(r.softmax2), lambda_per_head(lam, heads), host_copy(r.attention)};
-  return {project_out(r.output, pool_queries), r.attention};
+  return {project_out(r.output, pool_queries), with_map ? r.attention : Tensor()};
 }
 
 AttentionOutput CrossAttention::forward_unfused(const Tensor& queries, const Tensor& keys_values,

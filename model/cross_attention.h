@@ -46,8 +46,12 @@ class CrossAttention : public Module {
   // so mean(O)·Wᵀ = mean(O·Wᵀ) exactly (up to rounding): the projection then runs once per batch
   // entry instead of once per query (DiSPA's Path2Sub is mean-pooled over its P pathway queries,
   // which saves a [B·P, A] x [A, E] GEMM, ~4 GFLOP per forward at the paper configuration).
+  // with_map = false: the caller does not read AttentionOutput::attention (left undefined). Then,
+  // for the differential kind with no gradient wanted (NoGrad) and no capture, the inference form
+  // runs (model/diff_attention_inference.h): no map written, no per-pair copy of the projections.
   AttentionOutput forward(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
-                          const Tensor& query_rows = {}, const Tensor& kv_rows = {}, bool pool_queries = false) const;
+                          const Tensor& query_rows = {}, const Tensor& kv_rows = {}, bool pool_queries = false,
+                          bool with_map = true) const;
   // The same computation from separate engine ops (matmul, masked_softmax, rms_norm, ...): the
   // reference for the fused op, and the path used when use_fused is false.
   AttentionOutput forward_unfused(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,

@@ -293,7 +293,9 @@ DispaTokens Dispa::encode_drugs(const Tensor& drug, const Tensor& substructures,
   return t;
 }
 
-DispaOutputs Dispa::forward_tokens(const DispaTokens& t, bool with_pathway_tokens) const {
+Tensor Dispa::predict(const DispaInputs& in) const { return forward_tokens(encode(in), ForwardOutputs::prediction).prediction; }
+
+DispaOutputs Dispa::forward_tokens(const DispaTokens& t, ForwardOutputs wanted) const {
   const int64_t E = config_.embed_dim;
   const bool cell_dedup = t.cell_rows.defined(), drug_dedup = t.drug_rows.defined();
   const int64_t B = cell_dedup ? t.cell_rows.dim(0) : t.pathway_tokens.dim(0);
@@ -312,15 +314,16 @@ DispaOutputs Dispa::forward_tokens(const DispaTokens& t, bool with_pathway_token
   const Tensor mask = expand_drugs(t.mask);                                          // [B, L]
 
   // View 1 is mean-pooled over pathways: pooled inside Path2Sub, before its output projection.
-  AttentionOutput view1 = path2sub.forward(cell_tokens, drug_subs, mask, t.cell_rows, t.drug_rows, true);  // [B, 1, E]
-  AttentionOutput view2 = drug2path.forward(drug_vec, cell_tokens, Tensor(), t.drug_rows, t.cell_rows);  // [B, 1, E]
+  const bool maps = wanted == ForwardOutputs::everything;
+  AttentionOutput view1 = path2sub.forward(cell_tokens, drug_subs, mask, t.cell_rows, t.drug_rows, true, maps);  // [B, 1, E]
+  AttentionOutput view2 = drug2path.forward(drug_vec, cell_tokens, Tensor(), t.drug_rows, t.cell_rows, false, maps);  // [B, 1, E]
   const Tensor z = concat({view1.output.reshape({B, E}), view2.output.reshape({B, E}), expand_drugs(mean(drug_subs, 1))}, 1);  // [B, 3E]
   DispaOutputs out;
   out.prediction = head.forward(z).reshape({B});
   out.path2sub_attention = view1.attention;
   out.drug2path_attention = view2.attention;
   // Inspection output only: skipped in training mode, where it would cost a [B, P, E] copy per step.
-  out.pathway_tokens = is_training() || !with_pathway_tokens ? Tensor() : expand_cells(cell_tokens);
+  out.pathway_tokens = is_training() || !maps ? Tensor() : expand_cells(cell_tokens);
   return out;
 }
 

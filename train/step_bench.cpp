@@ -155,7 +155,7 @@ std::vector<StepBenchResult> run_step_bench(const StepBenchOptions& o) {
   const Batch eval_batch = make_batch(data, draw(), o.dedup);  // gathered once, outside the timed region (as the PyTorch script)
   if (o.time_eval) results.push_back(time_steps("eval_forward", o, [&] {
     NoGrad no_grad;
-    model.forward(eval_batch.inputs);
+    model.predict(eval_batch.inputs);
   }));
   if (o.screen || o.screen_baseline) {
     DISPA_CHECK(o.screen_reps >= 1 && o.screen_batch >= 1, "bench-step: need screen reps >= 1 and batch >= 1, got {}, {}",
@@ -179,7 +179,7 @@ std::vector<StepBenchResult> run_step_bench(const StepBenchOptions& o) {
         for (size_t start = 0; start < all.size(); start += size_t(o.screen_batch)) {
           const std::vector<int64_t> idx(all.begin() + int64_t(start),
                                          all.begin() + int64_t(std::min(all.size(), start + size_t(o.screen_batch))));
-          model.forward(make_batch(data, idx).inputs);
+          model.predict(make_batch(data, idx).inputs);
         }
       }));
     }

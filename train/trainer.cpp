@@ -32,7 +32,7 @@ std::vector<float> predict_pairs(Dispa& model, const FeaturizedDataset& data, co
   for (size_t start = 0; start < pairs.size(); start += size_t(batch_size)) {
     const size_t end = std::min(pairs.size(), start + size_t(batch_size));
     const Batch batch = make_batch(data, std::vector<int64_t>(pairs.begin() + start, pairs.begin() + end));
-    const std::vector<float> p = model.forward(batch.inputs).prediction.to_vector<float>();
+    const std::vector<float> p = model.predict(batch.inputs).to_vector<float>();
     out.insert(out.end(), p.begin(), p.end());
     fault_point("eval-batch");
   }
