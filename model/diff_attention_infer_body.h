@@ -296,10 +296,11 @@ inline void transpose_rows(const float* src, int64_t rows, int64_t L, int64_t W,
   for (int64_t r = 0; r < rows; ++r) {
     float* out = dst + r * W * lp;
     const float* in = src + r * L * W;
-    for (int64_t c = 0; c < W; ++c) {
-      for (int64_t i = 0; i < L; ++i) out[c * lp + i] = in[i * W + c];
+    // Rows of `in` are read whole; the W output rows written to stay in L1 (W lines).
+    for (int64_t i = 0; i < L; ++i)
+      for (int64_t c = 0; c < W; ++c) out[c * lp + i] = in[i * W + c];
+    for (int64_t c = 0; c < W; ++c)
       for (int64_t i = L; i < lp; ++i) out[c * lp + i] = 0.0f;
-    }
   }
 }
 
