@@ -287,13 +287,36 @@ DispaTokens Dispa::encode_drugs(const Tensor& drug, const Tensor& substructures,
   DISPA_CHECK(mask.shape() == Shape({N, L}), "dispa: mask must be [{}, {}] (N, L), got {}", N, L, mask.describe());
   const Tensor mask_f = mask.dtype() == substructures.dtype() ? mask : mask.to(substructures.dtype());
   DispaTokens t;
-  t.fragment_tokens = sub_ffn.forward(substructures) * mask_f.reshape({N, L, 1});  // [N, L, E]
+  t.fragment_tokens = encode_fragments(substructures, mask) * mask_f.reshape({N, L, 1});  // [N, L, E]
   t.drug_token = drug_ffn.forward(drug).reshape({N, 1, E});                          // [N, 1, E]
   t.mask = mask;
   return t;
 }
 
 Tensor Dispa::predict(const DispaInputs& in) const { return forward_tokens(encode(in), ForwardOutputs::prediction).prediction; }
+
+Tensor Dispa::encode_fragments(const Tensor& substructures, const Tensor& mask) const {
+  const int64_t N = substructures.dim(0), L = substructures.dim(1), E = config_.embed_dim;
+  const std::vector<double> valid = mask.detach().to(Device::cpu()).to_f64_vector();
+  // Slot s of the [N·L] grid reads row slot_rows[s] of [FFN(valid rows); zero row].
+  std::vector<int32_t> valid_slots, slot_rows(valid.size());
+  for (size_t s = 0; s < valid.size(); ++s)
+    if (valid[s] != 0.0) {
+      slot_rows[s] = int32_t(valid_slots.size());
+      valid_slots.push_back(int32_t(s));
+    }
+  if (valid_slots.size() == valid.size()) return sub_ffn.forward(substructures);  // nothing to skip
+  for (size_t s = 0; s < valid.size(); ++s)
+    if (valid[s] == 0.0) slot_rows[s] = int32_t(valid_slots.size());
+  const Device device = substructures.device();
+  const Tensor flat = substructures.reshape({N * L, substructures.dim(2)});
+  const Tensor encoded =
+      valid_slots.empty()
+          ? Tensor::zeros({0, E}, substructures.dtype(), device)
+          : sub_ffn.forward(gather_rows(flat, Tensor::from_vector(valid_slots, {int64_t(valid_slots.size())}, device)));
+  const Tensor table = concat({encoded, Tensor::zeros({1, E}, substructures.dtype(), device)}, 0);
+  return gather_rows(table, Tensor::from_vector(slot_rows, {N * L}, device)).reshape({N, L, E});
+}
 
 DispaOutputs Dispa::forward_tokens(const DispaTokens& t, ForwardOutputs wanted) const {
   const int64_t E = config_.embed_dim;
