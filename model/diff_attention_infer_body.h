@@ -296,11 +296,15 @@ inline void transpose_rows(const float* src, int64_t rows, int64_t L, int64_t W,
   for (int64_t r = 0; r < rows; ++r) {
     float* out = dst + r * W * lp;
     const float* in = src + r * L * W;
-    // Rows of `in` are read whole; the W output rows written to stay in L1 (W lines).
-    for (int64_t i = 0; i < L; ++i)
-      for (int64_t c = 0; c < W; ++c) out[c * lp + i] = in[i * W + c];
-    for (int64_t c = 0; c < W; ++c)
-      for (int64_t i = L; i < lp; ++i) out[c * lp + i] = 0.0f;
+    // 16 x 16 tiles: each tile reads 16 input rows and writes 16 output rows of one vector each.
+    for (int64_t i0 = 0; i0 < lp; i0 += kLanes)
+      for (int64_t c0 = 0; c0 < W; c0 += kLanes) {
+        const int64_t c1 = std::min(W, c0 + kLanes);
+        float tile[kLanes][kLanes] = {};  // [c][i]; rows past L stay zero (padding)
+        for (int64_t i = i0; i < std::min(L, i0 + kLanes); ++i)
+          for (int64_t c = c0; c < c1; ++c) tile[c - c0][i - i0] = in[i * W + c];
+        for (int64_t c = c0; c < c1; ++c) std::memcpy(out + c * lp + i0, tile[c - c0], sizeof tile[0]);
+      }
   }
 }
 
