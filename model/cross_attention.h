@@ -58,6 +58,16 @@ class CrossAttention : public Module {
                                   const Tensor& query_rows = {}, const Tensor& kv_rows = {},
                                   bool pool_queries = false) const;
   Tensor lambda() const;  // differential only: the scalar λ as a differentiable [] tensor
+  // Differential attention with the key/value projections re-associated onto the queries:
+  // s = (q·W_k)·xᵀ per half and head, u = A·x, o = u·W_vᵀ per head, so the keys_values rows x are
+  // never projected. Exact up to rounding. Cheaper when the key/value blocks are many tokens each
+  // and few pairs share one (Drug2Path in a training-sized batch: ~1.5 pairs per cell, 112 pathway
+  // tokens); forward() takes it for prediction when reassociation_pays(). Engine ops only (CPU and
+  // CUDA); returns no map.
+  AttentionOutput forward_reassociated(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
+                                       const Tensor& query_rows, const Tensor& kv_rows, bool pool_queries) const;
+  // Multiply-adds: projecting every key/value block vs re-associating per output row.
+  bool reassociation_pays(int64_t rows, int64_t kv_blocks, int64_t lq, int64_t lk, int64_t embed) const;
 
   AttentionKind kind;
   int heads;

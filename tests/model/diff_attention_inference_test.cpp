@@ -1,15 +1,19 @@
 // diff_attention_inference (model/diff_attention_inference.h): both CPU loop orders at every CPU
 // level this machine runs, pooled and per row, with and without row maps, against the reference
-// composition (gather_rows + diff_attention + mean); the masked, NaN and empty cases; the errors.
+// composition (gather_rows + diff_attention + mean); the masked, NaN and empty cases; the errors;
+// and CrossAttention's re-associated differential forward against the fused one.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <random>
 #include <string>
+#include <tuple>
 
 #include "engine/autograd.h"
 #include "engine/cpu_features.h"
+#include "engine/generator.h"
 #include "engine/ops/gather.h"
+#include "model/cross_attention.h"
 #include "model/diff_attention_inference.h"
 #include "tests/model/diff_attention_reference.h"
 #include "tests/support/close.h"
@@ -145,4 +149,39 @@ TEST_CASE("diff_attention_inference: refuses to run where a gradient is wanted")
   NoGrad no_grad;
   CHECK(diff_attention_inference(x.q, x.k, x.v, Tensor(), x.lambda, 0.2, x.weight, 1, 1e-5, Tensor(), Tensor(), false)
             .defined());
+}
+
+TEST_CASE("cross-attention: the re-associated differential forward equals the fused one") {
+  Generator init(21);
+  CrossAttention attention(AttentionKind::differential, /*embed_dim=*/12, /*attn_dim=*/16, /*heads=*/2, /*depth=*/1,
+                           1e-5, init);
+  NoGrad no_grad;
+  for (const auto& [lq, masked, pool] : {std::tuple{1, false, false}, std::tuple{3, true, false},
+                                         std::tuple{3, true, true}, std::tuple{1, true, true}}) {
+    CAPTURE(lq); CAPTURE(masked); CAPTURE(pool);
+    const int64_t nq = 3, nk = 4, B = 7, lk = 9;
+    const Tensor queries = Tensor::normal({nq, lq, 12}, 0, 1, 31);
+    const Tensor keys_values = Tensor::normal({nk, lk, 12}, 0, 1, 32);
+    const Tensor q_rows = Tensor::from_vector(std::vector<int32_t>{0, 1, 2, 0, 2, 1, 1}, {B});
+    const Tensor kv_rows = Tensor::from_vector(std::vector<int32_t>{3, 0, 1, 1, 2, 3, 0}, {B});
+    std::vector<float> m(size_t(B * lk), 1.f);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t j = 0; j < lk; ++j)
+        if (masked && (j + b) % 3 == 0) m[size_t(b * lk + j)] = 0.f;
+    m[size_t(6 * lk + 0)] = 1.f;  // every row keeps a key except row 5, fully masked below
+    if (masked) std::fill(m.begin() + 5 * lk, m.begin() + 6 * lk, 0.f);
+    const Tensor mask = masked ? Tensor::from_vector(m, {B, lk}) : Tensor();
+    const AttentionOutput want = attention.forward(queries, keys_values, mask, q_rows, kv_rows, pool);
+    const AttentionOutput got = attention.forward_reassociated(queries, keys_values, mask, q_rows, kv_rows, pool);
+    CHECK(got.output.shape() == want.output.shape());
+    CHECK_CLOSE_TENSOR(got.output, want.output, 2e-5, 1e-4);
+    CHECK(!got.attention.defined());
+  }
+  // The cost rule: Drug2Path at a training batch (512 pairs over ~340 cells of 112 tokens) pays;
+  // the same view over a whole screen chunk (1020 pairs over 6 cells) and Path2Sub do not.
+  Generator paper_init(1);
+  CrossAttention paper(AttentionKind::differential, 192, 192, 4, 1, 1e-5, paper_init);
+  CHECK(paper.reassociation_pays(512, 340, 1, 112, 192));
+  CHECK_FALSE(paper.reassociation_pays(1020, 6, 1, 112, 192));
+  CHECK_FALSE(paper.reassociation_pays(512, 170, 112, 17, 192));
 }
