@@ -101,7 +101,7 @@ Tensor CrossAttention::project_out(const Tensor& heads_output, bool pool_queries
 AttentionOutput CrossAttention::forward(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
                                         const Tensor& query_rows, const Tensor& kv_rows, bool pool_queries,
                                         bool with_map) const {
-  if (kind == AttentionKind::differential && use_fused && !with_map && !capture && !grad_enabled() &&
+  if (kind == AttentionKind::differential && use_fused && !with_map && !capture &&
       reassociation_pays(query_rows.defined() ? query_rows.numel() : queries.dim(0), keys_values.dim(0),
                          queries.dim(1), keys_values.dim(1), keys_values.dim(2)))
     return forward_reassociated(queries, keys_values, key_mask, query_rows, kv_rows, pool_queries);

@@ -73,8 +73,9 @@ struct DispaOutputs {
 // What Dispa::forward_tokens returns besides the prediction.
 enum class ForwardOutputs {
   everything,  // both attention maps, and the pathway tokens in eval mode (inspection, parity)
-  prediction,  // nothing else: no map is written and no [B, P, E] copy made; under NoGrad the
-               // differential attention then runs its inference kernels (prediction loops)
+  prediction,  // nothing else: no map is written and no [B, P, E] copy made, so the differential
+               // attention may run its re-associated form (training, small batches) or, under
+               // NoGrad, its inference kernels (prediction loops)
 };
 
 // The tokens the two attention views read: the forward's first stage (dispa::Dispa::encode).

@@ -150,7 +150,8 @@ std::vector<StepBenchResult> run_step_bench(const StepBenchOptions& o) {
   model.train();
   if (o.time_train) results.push_back(time_steps("train_step", o, [&] {
     const Batch batch = make_batch(data, draw(), o.dedup);
-    const Tensor loss = mse_loss(model.forward(batch.inputs).prediction, batch.target);
+    const Tensor loss =
+        mse_loss(model.forward_tokens(model.encode(batch.inputs), ForwardOutputs::prediction).prediction, batch.target);
     loss.backward();
     optimizer.step();
     optimizer.zero_grad();

@@ -100,7 +100,10 @@ StepAgreement train_step(const TrainingParts& parts, const FeaturizedDataset& da
     for (int64_t position : step.micro[k].positions) idx.push_back(train_pairs[size_t(position)]);
     if (parallel.overlap && k + 1 == step.micro.size()) parallel.buckets->start_overlap();
     const Batch batch = make_batch(data, idx);
-    const Tensor loss = mse_loss(parts.model.forward(batch.inputs).prediction, batch.target);
+    // The prediction alone: no attention maps, so Drug2Path may take its re-associated form.
+    const Tensor prediction =
+        parts.model.forward_tokens(parts.model.encode(batch.inputs), ForwardOutputs::prediction).prediction;
+    const Tensor loss = mse_loss(prediction, batch.target);
     const double scale = step.loss_scale(k);
     local += loss.item() * scale;
     // Scaling the loss (not the gradient) keeps sync BatchNorm's backward all-reduce right (contract 3).
