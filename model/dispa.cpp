@@ -272,8 +272,8 @@ Tensor Dispa::encode_cells(const Tensor& expression, const Tensor& pathway_gene_
   DISPA_CHECK(pathway_gene_indices.shape() == Shape({c.pathways, c.max_genes_per_pathway}),
               "dispa: pathway_gene_indices must be [{}, {}] (P, S), got {}", c.pathways, c.max_genes_per_pathway,
               pathway_gene_indices.describe());
-  const Tensor genes = gather_columns(expression, pathway_gene_indices);  // [C, P, S]
-  return slab_norm.forward(gene_ffn.forward(genes));                     // [C, P, E]
+  // The gene FFN on the gathered [C, P, S] genes; its first layer skips the padded slots.
+  return slab_norm.forward(gene_ffn.forward_gathered(expression, pathway_gene_indices));  // [C, P, E]
 }
 
 DispaTokens Dispa::encode_drugs(const Tensor& drug, const Tensor& substructures, const Tensor& mask) const {

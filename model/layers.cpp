@@ -4,6 +4,7 @@
 #include "engine/nn/init.h"
 #include "engine/ops/dropout.h"
 #include "engine/ops/elementwise.h"
+#include "engine/ops/gathered_linear.h"
 #include "engine/ops/matmul.h"
 #include "engine/ops/norm.h"
 
@@ -64,8 +65,14 @@ FeedForward::FeedForward(int64_t in, int64_t hidden, int64_t out, double dropout
   register_module("fc2", fc2);
 }
 
-Tensor FeedForward::forward(const Tensor& x) const {
-  Tensor h = relu(norm.forward(fc1.forward(x)));
+Tensor FeedForward::forward(const Tensor& x) const { return after_fc1(fc1.forward(x)); }
+
+Tensor FeedForward::forward_gathered(const Tensor& x, const Tensor& index) const {
+  return after_fc1(gathered_linear(x, index, fc1.weight, fc1.bias));
+}
+
+Tensor FeedForward::after_fc1(const Tensor& fc1_out) const {
+  Tensor h = relu(norm.forward(fc1_out));
   h = dropout_from(h, dropout, is_training(), dropout_rng_);
   return fc2.forward(h);
 }

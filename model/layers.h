@@ -57,13 +57,18 @@ class FeedForward : public Module {
  public:
   FeedForward(int64_t in, int64_t hidden, int64_t out, double dropout, double eps, Generator& init_rng,
               Generator& dropout_rng);
-  Tensor forward(const Tensor& x) const;
+  Tensor forward(const Tensor& x) const;  // [..., in] -> [..., out]
+  // forward(gather_columns(x, index)) with fc1 as gathered_linear (engine/ops/gathered_linear.h),
+  // which skips the padded slots: x [C, G], index [P, S] (S = in, -1 = padding) -> [C, P, out].
+  // Same parameters, same dropout draws, the same result to fp32 rounding.
+  Tensor forward_gathered(const Tensor& x, const Tensor& index) const;
   Linear fc1;
   LayerNorm norm;
   Linear fc2;
   double dropout;
 
  private:
+  Tensor after_fc1(const Tensor& h) const;  // LayerNorm, ReLU, dropout, fc2
   Generator& dropout_rng_;
 };
 

@@ -6,6 +6,7 @@
 #include "engine/ops/norm.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "engine/autograd.h"
@@ -17,27 +18,102 @@ namespace {
 
 // ---- row norms: x [rows, D] -----------------------------------------------------------------------
 
+// Row statistics are sums in double. Without -ffast-math the compiler must keep a single sum's
+// additions in source order, so one accumulator is a chain of dependent additions (latency-bound,
+// scalar). kLanes partial sums, combined pairwise in a fixed order, are independent chains that
+// the compiler vectorises at the baseline ISA; every row is summed by one thread in this order, so
+// results do not depend on the thread count, and the accuracy is that of double accumulation.
+constexpr int64_t kLanes = 8;
+
+inline double combine_lanes(double* acc) {
+  for (int64_t width = kLanes / 2; width > 0; width /= 2)
+    for (int64_t l = 0; l < width; ++l) acc[l] += acc[l + width];
+  return acc[0];
+}
+
+// sum over d < D of term(d) (a double), in kLanes partial sums.
+template <typename Term>
+inline double lane_sum(int64_t D, Term term) {
+  double acc[kLanes] = {};
+  int64_t d = 0;
+  for (; d + kLanes <= D; d += kLanes)
+    for (int64_t l = 0; l < kLanes; ++l) acc[l] += term(d + l);
+  for (int64_t l = 0; d + l < D; ++l) acc[l] += term(d + l);
+  return combine_lanes(acc);
+}
+
+// The two sums of a row's backward, sum term_a(d) and sum term_b(d), in one pass.
+template <typename TermA, typename TermB>
+inline void lane_sum2(int64_t D, TermA term_a, TermB term_b, double& sum_a, double& sum_b) {
+  double a[kLanes] = {}, b[kLanes] = {};
+  int64_t d = 0;
+  for (; d + kLanes <= D; d += kLanes)
+    for (int64_t l = 0; l < kLanes; ++l) {
+      a[l] += term_a(d + l);
+      b[l] += term_b(d + l);
+    }
+  for (int64_t l = 0; d + l < D; ++l) {
+    a[l] += term_a(d + l);
+    b[l] += term_b(d + l);
+  }
+  sum_a = combine_lanes(a);
+  sum_b = combine_lanes(b);
+}
+
+// Asks for the next row while this one is computed: a row is read from memory by its first pass
+// only (the later passes find it in L1), so without this the memory system idles during those
+// passes; the hardware prefetcher does not run a whole row ahead. Short rows only (<= 8 KiB):
+// longer ones keep the stream going by themselves.
+template <typename T>
+inline void prefetch_row(const T* row, int64_t D) {
+  constexpr int64_t kLine = 64 / int64_t(sizeof(T));
+  if (D * int64_t(sizeof(T)) > 8192) return;
+  for (int64_t d = 0; d < D; d += kLine) __builtin_prefetch(row + d);
+}
+
+// p[d], or `absent` when the affine parameter is not there (a compile-time choice).
+template <bool kPresent, typename T>
+inline T param_or(const T* p, int64_t d, T absent) {
+  if constexpr (kPresent) return p[d];
+  else return absent;
+}
+
+// Calls body(std::bool_constant<w != nullptr>, std::bool_constant<b != nullptr>), so the loops
+// inside are compiled once per affine form, with no pointer test per element.
+template <typename T, typename Body>
+void with_affine(const T* w, const T* b, Body&& body) {
+  if (w && b) body(std::true_type{}, std::true_type{});
+  else if (w) body(std::true_type{}, std::false_type{});
+  else if (b) body(std::false_type{}, std::true_type{});
+  else body(std::false_type{}, std::false_type{});
+}
+
 template <typename T>
 void row_norm_forward_cpu(const T* x, const T* w, const T* b, T* y, T* mean_out, T* rstd_out, int64_t rows,
                           int64_t D, double eps, bool centered) {
+  with_affine(w, b, [&](auto has_w, auto has_b) {
 #pragma omp parallel for schedule(static) if (rows * D > 16384)
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* xr = x + r * D;
-    double mean = 0;
-    if (centered) {
-      const double shift = xr[0];
-      double s = 0;
-      for (int64_t d = 0; d < D; ++d) s += xr[d] - shift;
-      mean = shift + s / static_cast<double>(D);
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* xr = x + r * D;
+      T* yr = y + r * D;
+      if (r + 1 < rows) prefetch_row(xr + D, D);
+      double mean = 0;
+      if (centered) {
+        const double shift = xr[0];
+        mean = shift + lane_sum(D, [&](int64_t d) { return double(xr[d]) - shift; }) / static_cast<double>(D);
+      }
+      const double ss = lane_sum(D, [&](int64_t d) {
+        const double c = double(xr[d]) - mean;
+        return c * c;
+      });
+      const T m = static_cast<T>(mean);
+      const T rstd = static_cast<T>(norm_rstd(ss / static_cast<double>(D), eps));
+      if (mean_out) mean_out[r] = m;
+      rstd_out[r] = rstd;
+      for (int64_t d = 0; d < D; ++d)
+        yr[d] = norm_apply(xr[d], m, rstd, param_or<has_w.value>(w, d, T(1)), param_or<has_b.value>(b, d, T(0)));
     }
-    double ss = 0;
-    for (int64_t d = 0; d < D; ++d) ss += (xr[d] - mean) * (xr[d] - mean);
-    const T m = static_cast<T>(mean);
-    const T rstd = static_cast<T>(norm_rstd(ss / static_cast<double>(D), eps));
-    if (mean_out) mean_out[r] = m;
-    rstd_out[r] = rstd;
-    for (int64_t d = 0; d < D; ++d) y[r * D + d] = norm_apply(xr[d], m, rstd, w ? w[d] : T(1), b ? b[d] : T(0));
-  }
+  });
 }
 
 // dx per row; dw/db (when non-null) summed over a fixed number of row chunks, then over chunks in
@@ -49,30 +125,43 @@ void row_norm_backward_cpu(const T* x, const T* w, const T* mean, const T* rstd,
   int64_t chunks = params ? std::clamp<int64_t>((int64_t(1) << 21) / D, 1, 16) : 256;
   chunks = std::max<int64_t>(1, std::min(chunks, rows));
   std::vector<double> dw_part(params ? size_t(chunks * D) : 0, 0.0), db_part(dw_part.size(), 0.0);
+  auto run = [&](auto has_w, auto with_params) {
 #pragma omp parallel for schedule(static) if (rows * D > 16384)
-  for (int64_t c = 0; c < chunks; ++c) {
-    for (int64_t r = rows * c / chunks; r < rows * (c + 1) / chunks; ++r) {
-      const T* xr = x + r * D;
-      const T* gr = dy + r * D;
-      const T m = centered ? mean[r] : T(0), rs = rstd[r];
-      double sum_g = 0, sum_g_xhat = 0;
-      for (int64_t d = 0; d < D; ++d) {
-        const T xhat = (xr[d] - m) * rs, g = gr[d] * (w ? w[d] : T(1));
-        sum_g += g;
-        sum_g_xhat += g * xhat;
-      }
-      const T mean_g = centered ? static_cast<T>(sum_g / D) : T(0);
-      const T mean_g_xhat = static_cast<T>(sum_g_xhat / D);
-      for (int64_t d = 0; d < D; ++d) {
-        const T xhat = (xr[d] - m) * rs, g = gr[d] * (w ? w[d] : T(1));
-        dx[r * D + d] = norm_input_grad(g, xhat, mean_g, mean_g_xhat, rs);
-        if (params) {
-          dw_part[c * D + d] += gr[d] * xhat;
-          db_part[c * D + d] += gr[d];
+    for (int64_t c = 0; c < chunks; ++c) {
+      double* dw_c = with_params ? dw_part.data() + c * D : nullptr;
+      double* db_c = with_params ? db_part.data() + c * D : nullptr;
+      for (int64_t r = rows * c / chunks; r < rows * (c + 1) / chunks; ++r) {
+        const T* xr = x + r * D;
+        const T* gr = dy + r * D;
+        T* dxr = dx + r * D;
+        if (r + 1 < rows) {
+          prefetch_row(xr + D, D);
+          prefetch_row(gr + D, D);
+        }
+        const T m = centered ? mean[r] : T(0), rs = rstd[r];
+        auto xhat = [&](int64_t d) -> T { return (xr[d] - m) * rs; };
+        auto g = [&](int64_t d) -> T { return gr[d] * param_or<has_w.value>(w, d, T(1)); };
+        double sum_g, sum_g_xhat;
+        lane_sum2(
+            D, [&](int64_t d) { return double(g(d)); }, [&](int64_t d) { return double(g(d) * xhat(d)); }, sum_g,
+            sum_g_xhat);
+        const T mean_g = centered ? static_cast<T>(sum_g / D) : T(0);
+        const T mean_g_xhat = static_cast<T>(sum_g_xhat / D);
+        for (int64_t d = 0; d < D; ++d) dxr[d] = norm_input_grad(g(d), xhat(d), mean_g, mean_g_xhat, rs);
+        if constexpr (with_params) {
+          for (int64_t d = 0; d < D; ++d) {
+            dw_c[d] += double(gr[d] * xhat(d));
+            db_c[d] += double(gr[d]);
+          }
         }
       }
     }
-  }
+  };
+  const bool has_w = w != nullptr;
+  if (has_w && params) run(std::true_type{}, std::true_type{});
+  else if (has_w) run(std::true_type{}, std::false_type{});
+  else if (params) run(std::false_type{}, std::true_type{});
+  else run(std::false_type{}, std::false_type{});
   if (!params) return;
 #pragma omp parallel for schedule(static) if (chunks * D > 16384)
   for (int64_t d = 0; d < D; ++d) {

@@ -3,6 +3,7 @@
 // statistics after two steps by PyTorch's documented rule, edge shapes, tiny variance, gradients of
 // the parameters and error messages.
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <cmath>
 
@@ -11,10 +12,12 @@
 #include "engine/ops/norm.h"
 #include "engine/ops/reduce.h"
 #include "tests/support/close.h"
+#include "tests/support/gradcheck.h"
 
 using namespace dispa;
 
 using dispa::test::all_finite;
+using dispa::test::backward_with;
 
 namespace {
 Tensor vec(std::vector<double> v, const Shape& shape) { return Tensor::from_vector(v, shape); }
@@ -170,6 +173,51 @@ TEST_CASE("norms: parameter gradients are the column sums dy * xhat and dy") {
   CHECK_CLOSE_VALUES(w.grad().to_f64_vector(), sum(bn_hat * dy, 0).to_f64_vector(), 1e-14, 1e-13);
   CHECK_CLOSE_VALUES(b.grad().to_f64_vector(), sum(dy, 0).to_f64_vector(), 1e-14, 1e-13);
   CHECK(tape_size() == 0);
+}
+
+TEST_CASE("row norms: every affine form, f32, matches f64 and does not depend on the thread count") {
+  // Past the OpenMP thresholds, with a width that is not a multiple of the summation lanes; f32
+  // sums round, so any change of summation order between thread counts would show.
+  const int64_t rows = 300, D = 515;
+  const Tensor x64 = Tensor::uniform({rows, D}, -2.0, 3.0, 60, 0, DType::f64);
+  const Tensor w64 = Tensor::uniform({D}, 0.5, 1.5, 61, 0, DType::f64), b64 = Tensor::uniform({D}, -1, 1, 62, 0, DType::f64);
+  const Tensor dy64 = Tensor::uniform({rows, D}, -1, 1, 63, 0, DType::f64);
+  struct Result {
+    std::vector<double> y, dx, dw, db;
+  };
+  auto run = [&](DType dtype, int kind, bool with_w, bool with_b, int threads) {
+    omp_set_num_threads(threads);
+    auto leaf = [&](const Tensor& t) { return t.to(dtype).clone().set_requires_grad(); };  // a fresh gradient
+    Tensor x = leaf(x64);
+    Tensor w = with_w ? leaf(w64) : Tensor();
+    Tensor b = with_b ? leaf(b64) : Tensor();
+    Tensor y = kind == 0 ? layer_norm(x, 1, w, b) : rms_norm(x, w);
+    backward_with(y, dy64.to(dtype));
+    return Result{y.to_f64_vector(), x.grad().to_f64_vector(), with_w ? w.grad().to_f64_vector() : std::vector<double>{},
+                  with_b ? b.grad().to_f64_vector() : std::vector<double>{}};
+  };
+  const int saved = omp_get_max_threads();
+  for (int kind : {0, 1}) {
+    for (bool with_w : {false, true}) {
+      for (bool with_b : {false, true}) {
+        if (kind == 1 && with_b) continue;  // RMSNorm has no bias
+        CAPTURE(kind);
+        CAPTURE(with_w);
+        CAPTURE(with_b);
+        const Result one = run(DType::f32, kind, with_w, with_b, 1), three = run(DType::f32, kind, with_w, with_b, 3);
+        const Result ref = run(DType::f64, kind, with_w, with_b, 2);
+        CHECK(one.y == three.y);
+        CHECK(one.dx == three.dx);
+        CHECK(one.dw == three.dw);
+        CHECK(one.db == three.db);
+        CHECK_CLOSE_VALUES(one.y, ref.y, 1e-5, 1e-5);
+        CHECK_CLOSE_VALUES(one.dx, ref.dx, 1e-5, 1e-4);
+        CHECK_CLOSE_VALUES(one.dw, ref.dw, 1e-4, 1e-5);
+        CHECK_CLOSE_VALUES(one.db, ref.db, 1e-4, 1e-5);
+      }
+    }
+  }
+  omp_set_num_threads(saved);
 }
 
 TEST_CASE("norms: errors name the op and the shapes") {
