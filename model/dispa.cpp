@@ -1,5 +1,6 @@
 #include "model/dispa.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <tuple>
@@ -285,9 +286,8 @@ DispaTokens Dispa::encode_drugs(const Tensor& drug, const Tensor& substructures,
               "dispa: substructures must be [{}, {}, {}] (N, L, Df), got {}", N, L, c.fragment_dim(),
               substructures.describe());
   DISPA_CHECK(mask.shape() == Shape({N, L}), "dispa: mask must be [{}, {}] (N, L), got {}", N, L, mask.describe());
-  const Tensor mask_f = mask.dtype() == substructures.dtype() ? mask : mask.to(substructures.dtype());
   DispaTokens t;
-  t.fragment_tokens = encode_fragments(substructures, mask) * mask_f.reshape({N, L, 1});  // [N, L, E]
+  t.fragment_tokens = encode_fragments(substructures, mask);  // [N, L, E]
   t.drug_token = drug_ffn.forward(drug).reshape({N, 1, E});                          // [N, 1, E]
   t.mask = mask;
   return t;
@@ -305,7 +305,14 @@ Tensor Dispa::encode_fragments(const Tensor& substructures, const Tensor& mask) 
       slot_rows[s] = int32_t(valid_slots.size());
       valid_slots.push_back(int32_t(s));
     }
-  if (valid_slots.size() == valid.size()) return sub_ffn.forward(substructures);  // nothing to skip
+  // The reference multiplies the tokens by the mask; with 0/1 values that is the row selection below.
+  const bool binary = std::all_of(valid.begin(), valid.end(), [](double m) { return m == 0.0 || m == 1.0; });
+  auto weighted = [&](const Tensor& tokens) {
+    if (binary) return tokens;
+    const Tensor mask_f = mask.dtype() == substructures.dtype() ? mask : mask.to(substructures.dtype());
+    return tokens * mask_f.reshape({N, L, 1});
+  };
+  if (valid_slots.size() == valid.size()) return weighted(sub_ffn.forward(substructures));  // nothing to skip
   for (size_t s = 0; s < valid.size(); ++s)
     if (valid[s] == 0.0) slot_rows[s] = int32_t(valid_slots.size());
   const Device device = substructures.device();
@@ -315,7 +322,7 @@ Tensor Dispa::encode_fragments(const Tensor& substructures, const Tensor& mask) 
           ? Tensor::zeros({0, E}, substructures.dtype(), device)
           : sub_ffn.forward(gather_rows(flat, Tensor::from_vector(valid_slots, {int64_t(valid_slots.size())}, device)));
   const Tensor table = concat({encoded, Tensor::zeros({1, E}, substructures.dtype(), device)}, 0);
-  return gather_rows(table, Tensor::from_vector(slot_rows, {N * L}, device)).reshape({N, L, E});
+  return weighted(gather_rows(table, Tensor::from_vector(slot_rows, {N * L}, device)).reshape({N, L, E}));
 }
 
 DispaOutputs Dispa::forward_tokens(const DispaTokens& t, ForwardOutputs wanted) const {

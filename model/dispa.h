@@ -132,7 +132,7 @@ class Dispa : public Module {
   Tensor predict(const DispaInputs& inputs) const;
   const DispaConfig& config() const { return config_; }
   // The substructure FFN over the valid fragment slots only ([N, L, Df], mask [N, L] -> [N, L, E],
-  // zero rows where the mask is 0): GDSC2's drugs fill 929 of their 170 x 17 slots, so the FFN's
+  // times the mask: zero rows where it is 0): GDSC2's drugs fill 929 of their 170 x 17 slots, so the FFN's
   // two GEMMs (and their backward) shrink about 3x. Dropout draws for the computed rows only.
   Tensor encode_fragments(const Tensor& substructures, const Tensor& mask) const;
   Generator& dropout_rng() { return dropout_rng_; }

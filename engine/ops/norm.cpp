@@ -11,6 +11,7 @@
 
 #include "engine/autograd.h"
 #include "engine/ops/dispatch.h"
+#include "engine/ops/elementwise.h"
 #include "engine/ops/norm_math.h"
 
 namespace dispa {
@@ -88,9 +89,11 @@ void with_affine(const T* w, const T* b, Body&& body) {
   else body(std::false_type{}, std::false_type{});
 }
 
+// relu_after: y = relu(norm(x)) in the same pass (relu(NaN) = NaN, as the relu op), for
+// layer_norm_relu's prediction path.
 template <typename T>
 void row_norm_forward_cpu(const T* x, const T* w, const T* b, T* y, T* mean_out, T* rstd_out, int64_t rows,
-                          int64_t D, double eps, bool centered) {
+                          int64_t D, double eps, bool centered, bool relu_after = false) {
   with_affine(w, b, [&](auto has_w, auto has_b) {
 #pragma omp parallel for schedule(static) if (rows * D > 16384)
     for (int64_t r = 0; r < rows; ++r) {
@@ -112,6 +115,8 @@ void row_norm_forward_cpu(const T* x, const T* w, const T* b, T* y, T* mean_out,
       rstd_out[r] = rstd;
       for (int64_t d = 0; d < D; ++d)
         yr[d] = norm_apply(xr[d], m, rstd, param_or<has_w.value>(w, d, T(1)), param_or<has_b.value>(b, d, T(0)));
+      if (relu_after)  // while the row is in L1
+        for (int64_t d = 0; d < D; ++d) yr[d] = (yr[d] > T(0) || yr[d] != yr[d]) ? yr[d] : T(0);
     }
   });
 }
@@ -314,7 +319,10 @@ void batch_norm_backward_cpu(const T* x, const T* w, const T* mean, const T* rst
 
 }  // namespace
 
-Tensor layer_norm(const Tensor& x, int normalized_ndim, const Tensor& weight, const Tensor& bias, double eps) {
+namespace {
+// The width D of layer_norm's rows, after checking every argument.
+int64_t checked_layer_norm_width(const Tensor& x, int normalized_ndim, const Tensor& weight, const Tensor& bias,
+                                 double eps) {
   const char* op = "layer_norm";
   detail::check_floating(op, x);
   detail::check_cuda_f32(op, x);
@@ -326,7 +334,30 @@ Tensor layer_norm(const Tensor& x, int normalized_ndim, const Tensor& weight, co
   check_param(op, "bias", bias, x, normalized);
   const int64_t D = shape_numel(normalized);
   DISPA_CHECK(D > 0, "layer_norm: cannot normalise over an empty {} of x {}", shape_str(normalized), x.describe());
-  return row_norm(op, x, D, weight, bias, eps, true);
+  return D;
+}
+}  // namespace
+
+Tensor layer_norm(const Tensor& x, int normalized_ndim, const Tensor& weight, const Tensor& bias, double eps) {
+  return row_norm("layer_norm", x, checked_layer_norm_width(x, normalized_ndim, weight, bias, eps), weight, bias, eps,
+                  true);
+}
+
+Tensor layer_norm_relu(const Tensor& x, int normalized_ndim, const Tensor& weight, const Tensor& bias, double eps) {
+  const bool wants_grad = grad_enabled() && (x.requires_grad() || (weight.defined() && weight.requires_grad()) ||
+                                             (bias.defined() && bias.requires_grad()));
+  if (wants_grad || !x.is_cpu()) return relu(layer_norm(x, normalized_ndim, weight, bias, eps));
+  const int64_t D = checked_layer_norm_width(x, normalized_ndim, weight, bias, eps);
+  const int64_t rows = x.numel() / D;
+  Tensor y = Tensor::empty_like(x);
+  Tensor mean = Tensor::empty({rows}, x.dtype()), rstd = Tensor::empty({rows}, x.dtype());  // not kept
+  if (rows > 0)
+    dispatch_floating(x.dtype(), "layer_norm_relu", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      row_norm_forward_cpu<T>(x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), y.data<T>(), mean.data<T>(),
+                              rstd.data<T>(), rows, D, eps, true, /*relu_after=*/true);
+    });
+  return y;
 }
 
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
