@@ -87,7 +87,7 @@ inline Lanes exp_lanes(Lanes x) {
 }
 
 // NaN-propagating maximum per lane (a NaN score makes its row NaN, as the reference).
-inline Lanes max_lanes(Lanes m, Lanes x) { return (x > m) | (x != x) ? x : m; }
+inline Lanes max_lanes(Lanes m, Lanes x) { return ((x > m) | (x != x)) ? x : m; }
 
 inline float sum_of_lanes(Lanes v) {
   float s = 0;
