@@ -241,12 +241,15 @@ def synthetic(cfg, device, n_cells=580, n_drugs=170, seed=0):
     G, P, S, Dd, L = (cfg[k] for k in ("genes", "pathways", "max_genes_per_pathway", "drug_dim",
                                        "max_substructures"))
     idx = torch.full((P, S), -1, dtype=torch.long)
-    for p in range(P):  # pathway sizes uniform in 5..S, distinct gene ids, padded with -1
-        n = int(torch.randint(5, S + 1, (1,), generator=g))
+    # GDSC2's statistics (dispa bench-step's synthetic_dataset draws the same way): pathway 0 has S
+    # genes, the others 5 + floor(Exp(mean 11.5)) up to S (GDSC2: 112 KEGG sets, 1,897 genes in all),
+    # distinct gene ids, padded with -1; 1..10 valid fragments per drug (GDSC2: mean 5.5 of L = 17).
+    for p in range(P):
+        n = S if p == 0 else min(S, 5 + int(torch.empty(1).exponential_(1 / 11.5, generator=g)))
         idx[p, :n] = torch.randperm(G, generator=g)[:n]
     expr = torch.randn(n_cells, G, generator=g)
     drug = (torch.rand(n_drugs, Dd, generator=g) < 0.1).float()
-    n_valid = torch.randint(1, L + 1, (n_drugs,), generator=g)
+    n_valid = torch.randint(1, min(10, L) + 1, (n_drugs,), generator=g)
     mask = (torch.arange(L)[None, :] < n_valid[:, None]).float()
     subs = (torch.rand(n_drugs, L, Dd, generator=g) < 0.05).float() * mask[..., None]
     target = torch.randn(n_cells, n_drugs, generator=g)

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "engine/autograd.h"
 #include "engine/nn/init.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/gather.h"
@@ -10,6 +11,7 @@
 #include "engine/ops/reduce.h"
 #include "engine/ops/shape.h"
 #include "engine/ops/softmax.h"
+#include "model/diff_attention_inference.h"
 
 namespace dispa {
 
@@ -97,9 +99,24 @@ Tensor CrossAttention::project_out(const Tensor& heads_output, bool pool_queries
 }
 
 AttentionOutput CrossAttention::forward(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
-                                        const Tensor& query_rows, const Tensor& kv_rows, bool pool_queries) const {
-  if (kind != AttentionKind::differential || !use_fused)
-    return forward_unfused(queries, keys_values, key_mask, query_rows, kv_rows, pool_queries);
+                                        const Tensor& query_rows, const Tensor& kv_rows, bool pool_queries,
+                                        bool with_map) const {
+  if (kind == AttentionKind::differential && use_fused && !with_map && !capture &&
+      reassociation_pays(query_rows.defined() ? query_rows.numel() : queries.dim(0), keys_values.dim(0),
+                         queries.dim(1), keys_values.dim(1), keys_values.dim(2)))
+    return forward_reassociated(queries, keys_values, key_mask, query_rows, kv_rows, pool_queries);
+  if (kind == AttentionKind::differential && use_fused && !with_map && !capture && !grad_enabled()) {
+    // Projections of the distinct rows only; the kernels read them through the row maps.
+    const Tensor y = diff_attention_inference(q_proj.forward(queries), k_proj.forward(keys_values),
+                                              v_proj.forward(keys_values), key_mask, lambda(), lambda_init,
+                                              subln.weight, heads, rms_eps, query_rows, kv_rows, pool_queries);
+    return {out_proj.forward(y), Tensor()};
+  }
+  if (kind != AttentionKind::differential || !use_fused) {
+    AttentionOutput out = forward_unfused(queries, keys_values, key_mask, query_rows, kv_rows, pool_queries);
+    if (!with_map) out.attention = Tensor();
+    return out;
+  }
   const Tensor q = project(q_proj, queries, query_rows);  // [B, Lq, A]
   const Tensor k = project(k_proj, keys_values, kv_rows); // [B, Lk, A]
   const Tensor v = project(v_proj, keys_values, kv_rows); // [B, Lk, A]
@@ -109,7 +126,43 @@ AttentionOutput CrossAttention::forward(const Tensor& queries, const Tensor& key
   if (capture)
     *capture = {masked_scores(r.scores1, key_mask), masked_scores(r.scores2, key_mask), host_copy(r.softmax1),
                 host_copy(r.softmax2), lambda_per_head(lam, heads), host_copy(r.attention)};
-  return {project_out(r.output, pool_queries), r.attention};
+  return {project_out(r.output, pool_queries), with_map ? r.attention : Tensor()};
+}
+
+bool CrossAttention::reassociation_pays(int64_t rows, int64_t kv_blocks, int64_t lq, int64_t lk, int64_t embed) const {
+  if (kind != AttentionKind::differential) return false;
+  const double A = double(attn_dim), E = double(embed), H = double(heads);
+  const double project = double(kv_blocks) * double(lk) * E * 2 * A;  // K and V of every block
+  // Per row: q·W_k per half and head, scores against Lk tokens (2H), A·x (H), u·W_vᵀ.
+  const double reassociate = double(rows) * double(lq) * (A * E + 3 * H * double(lk) * E + A * E);
+  return reassociate < project;
+}
+
+AttentionOutput CrossAttention::forward_reassociated(const Tensor& queries, const Tensor& keys_values,
+                                                     const Tensor& key_mask, const Tensor& query_rows,
+                                                     const Tensor& kv_rows, bool pool_queries) const {
+  DISPA_CHECK(kind == AttentionKind::differential, "cross-attention: re-association is for the differential kind");
+  const int64_t Nq = queries.dim(0), Lq = queries.dim(1), Lk = keys_values.dim(1), E = keys_values.dim(2);
+  const int64_t H = heads, D = head_dim, H2 = 2 * H;
+  const double scale = 1.0 / std::sqrt(double(D));
+  // q'[r, i, (h, half)] = Σ_d q[r, i, h, half, d] · W_k[(h, half, d), :]   -> [Nq, Lq·2H, E]
+  const Tensor q = q_proj.forward(queries);                                             // [Nq, Lq, A]
+  const Tensor qh = permute(q.reshape({Nq * Lq, H2, D}), {1, 0, 2});                    // [2H, Nq·Lq, D]
+  Tensor qk = matmul(qh, k_proj.weight.reshape({H2, D, E}));                             // [2H, Nq·Lq, E]
+  qk = permute(qk, {1, 0, 2}).reshape({Nq, Lq * H2, E});
+  if (query_rows.defined()) qk = gather_rows(qk, query_rows);                           // [B, Lq·2H, E]
+  const int64_t B = qk.dim(0);
+  const Tensor x = kv_rows.defined() ? gather_rows(keys_values, kv_rows) : keys_values;  // [B, Lk, E]
+  const Tensor s = mul_scalar(matmul(qk, x, false, true), scale).reshape({B, Lq, H, 2, Lk});
+  const Tensor p = key_mask.defined() ? masked_softmax(s, key_mask.reshape({B, 1, 1, 1, Lk})) : softmax(s);
+  const Tensor lam = lambda();
+  const Tensor a = (slice(p, 3, 0, 1) - lam * slice(p, 3, 1, 2)).reshape({B, Lq * H, Lk});  // A1 − λA2
+  const Tensor u = matmul(a, x);                                                        // [B, Lq·H, E]
+  const Tensor uh = permute(u.reshape({B * Lq, H, E}), {1, 0, 2});                      // [H, B·Lq, E]
+  const Tensor o = matmul(uh, v_proj.weight.reshape({H, 2 * D, E}), false, true);       // [H, B·Lq, 2D]
+  Tensor y = permute(o, {1, 0, 2});                                                     // [B·Lq, H, 2D]
+  y = mul_scalar(subln.forward(y), 1.0 - lambda_init).reshape({B, Lq, attn_dim});
+  return {project_out(y, pool_queries), Tensor()};
 }
 
 AttentionOutput CrossAttention::forward_unfused(const Tensor& queries, const Tensor& keys_values,

@@ -46,14 +46,30 @@ class CrossAttention : public Module {
   // so mean(O)·Wᵀ = mean(O·Wᵀ) exactly (up to rounding): the projection then runs once per batch
   // entry instead of once per query (DiSPA's Path2Sub is mean-pooled over its P pathway queries,
   // which saves a [B·P, A] x [A, E] GEMM, ~4 GFLOP per forward at the paper configuration).
+  // with_map = false: the caller does not read AttentionOutput::attention (left undefined). Then,
+  // for the differential kind without capture, forward_reassociated runs where it pays, else under
+  // NoGrad the inference form (model/diff_attention_inference.h): no map written, no per-pair copy
+  // of the projections.
   AttentionOutput forward(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
-                          const Tensor& query_rows = {}, const Tensor& kv_rows = {}, bool pool_queries = false) const;
+                          const Tensor& query_rows = {}, const Tensor& kv_rows = {}, bool pool_queries = false,
+                          bool with_map = true) const;
   // The same computation from separate engine ops (matmul, masked_softmax, rms_norm, ...): the
   // reference for the fused op, and the path used when use_fused is false.
   AttentionOutput forward_unfused(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
                                   const Tensor& query_rows = {}, const Tensor& kv_rows = {},
                                   bool pool_queries = false) const;
   Tensor lambda() const;  // differential only: the scalar λ as a differentiable [] tensor
+  // Differential attention with the key/value projections re-associated onto the queries:
+  // s = (q·W_k)·xᵀ per half and head, u = A·x, o = u·W_vᵀ per head, so the keys_values rows x are
+  // never projected. Exact up to rounding. Cheaper when the key/value blocks are many tokens each
+  // and few pairs share one (Drug2Path in a training-sized batch: ~1.5 pairs per cell, 112 pathway
+  // tokens); forward() takes it whenever no map is wanted and reassociation_pays(), in training too
+  // (the engine ops' backward: the K/V projections' forward and backward GEMMs disappear).
+  // Engine ops only (CPU and CUDA); returns no map.
+  AttentionOutput forward_reassociated(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
+                                       const Tensor& query_rows, const Tensor& kv_rows, bool pool_queries) const;
+  // Multiply-adds: projecting every key/value block vs re-associating per output row.
+  bool reassociation_pays(int64_t rows, int64_t kv_blocks, int64_t lq, int64_t lk, int64_t embed) const;
 
   AttentionKind kind;
   int heads;

@@ -1,5 +1,6 @@
 #include "model/dispa.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <tuple>
@@ -285,15 +286,46 @@ DispaTokens Dispa::encode_drugs(const Tensor& drug, const Tensor& substructures,
               "dispa: substructures must be [{}, {}, {}] (N, L, Df), got {}", N, L, c.fragment_dim(),
               substructures.describe());
   DISPA_CHECK(mask.shape() == Shape({N, L}), "dispa: mask must be [{}, {}] (N, L), got {}", N, L, mask.describe());
-  const Tensor mask_f = mask.dtype() == substructures.dtype() ? mask : mask.to(substructures.dtype());
   DispaTokens t;
-  t.fragment_tokens = sub_ffn.forward(substructures) * mask_f.reshape({N, L, 1});  // [N, L, E]
+  t.fragment_tokens = encode_fragments(substructures, mask);  // [N, L, E]
   t.drug_token = drug_ffn.forward(drug).reshape({N, 1, E});                          // [N, 1, E]
   t.mask = mask;
   return t;
 }
 
-DispaOutputs Dispa::forward_tokens(const DispaTokens& t, bool with_pathway_tokens) const {
+Tensor Dispa::predict(const DispaInputs& in) const { return forward_tokens(encode(in), ForwardOutputs::prediction).prediction; }
+
+Tensor Dispa::encode_fragments(const Tensor& substructures, const Tensor& mask) const {
+  const int64_t N = substructures.dim(0), L = substructures.dim(1), E = config_.embed_dim;
+  const std::vector<double> valid = mask.detach().to(Device::cpu()).to_f64_vector();
+  // Slot s of the [N·L] grid reads row slot_rows[s] of [FFN(valid rows); zero row].
+  std::vector<int32_t> valid_slots, slot_rows(valid.size());
+  for (size_t s = 0; s < valid.size(); ++s)
+    if (valid[s] != 0.0) {
+      slot_rows[s] = int32_t(valid_slots.size());
+      valid_slots.push_back(int32_t(s));
+    }
+  // The reference multiplies the tokens by the mask; with 0/1 values that is the row selection below.
+  const bool binary = std::all_of(valid.begin(), valid.end(), [](double m) { return m == 0.0 || m == 1.0; });
+  auto weighted = [&](const Tensor& tokens) {
+    if (binary) return tokens;
+    const Tensor mask_f = mask.dtype() == substructures.dtype() ? mask : mask.to(substructures.dtype());
+    return tokens * mask_f.reshape({N, L, 1});
+  };
+  if (valid_slots.size() == valid.size()) return weighted(sub_ffn.forward(substructures));  // nothing to skip
+  for (size_t s = 0; s < valid.size(); ++s)
+    if (valid[s] == 0.0) slot_rows[s] = int32_t(valid_slots.size());
+  const Device device = substructures.device();
+  const Tensor flat = substructures.reshape({N * L, substructures.dim(2)});
+  const Tensor encoded =
+      valid_slots.empty()
+          ? Tensor::zeros({0, E}, substructures.dtype(), device)
+          : sub_ffn.forward(gather_rows(flat, Tensor::from_vector(valid_slots, {int64_t(valid_slots.size())}, device)));
+  const Tensor table = concat({encoded, Tensor::zeros({1, E}, substructures.dtype(), device)}, 0);
+  return weighted(gather_rows(table, Tensor::from_vector(slot_rows, {N * L}, device)).reshape({N, L, E}));
+}
+
+DispaOutputs Dispa::forward_tokens(const DispaTokens& t, ForwardOutputs wanted) const {
   const int64_t E = config_.embed_dim;
   const bool cell_dedup = t.cell_rows.defined(), drug_dedup = t.drug_rows.defined();
   const int64_t B = cell_dedup ? t.cell_rows.dim(0) : t.pathway_tokens.dim(0);
@@ -312,15 +344,16 @@ DispaOutputs Dispa::forward_tokens(const DispaTokens& t, bool with_pathway_token
   const Tensor mask = expand_drugs(t.mask);                                          // [B, L]
 
   // View 1 is mean-pooled over pathways: pooled inside Path2Sub, before its output projection.
-  AttentionOutput view1 = path2sub.forward(cell_tokens, drug_subs, mask, t.cell_rows, t.drug_rows, true);  // [B, 1, E]
-  AttentionOutput view2 = drug2path.forward(drug_vec, cell_tokens, Tensor(), t.drug_rows, t.cell_rows);  // [B, 1, E]
+  const bool maps = wanted == ForwardOutputs::everything;
+  AttentionOutput view1 = path2sub.forward(cell_tokens, drug_subs, mask, t.cell_rows, t.drug_rows, true, maps);  // [B, 1, E]
+  AttentionOutput view2 = drug2path.forward(drug_vec, cell_tokens, Tensor(), t.drug_rows, t.cell_rows, false, maps);  // [B, 1, E]
   const Tensor z = concat({view1.output.reshape({B, E}), view2.output.reshape({B, E}), expand_drugs(mean(drug_subs, 1))}, 1);  // [B, 3E]
   DispaOutputs out;
   out.prediction = head.forward(z).reshape({B});
   out.path2sub_attention = view1.attention;
   out.drug2path_attention = view2.attention;
   // Inspection output only: skipped in training mode, where it would cost a [B, P, E] copy per step.
-  out.pathway_tokens = is_training() || !with_pathway_tokens ? Tensor() : expand_cells(cell_tokens);
+  out.pathway_tokens = is_training() || !maps ? Tensor() : expand_cells(cell_tokens);
   return out;
 }
 

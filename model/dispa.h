@@ -70,6 +70,14 @@ struct DispaOutputs {
   Tensor pathway_tokens;       // [B, P, E]; undefined in training mode
 };
 
+// What Dispa::forward_tokens returns besides the prediction.
+enum class ForwardOutputs {
+  everything,  // both attention maps, and the pathway tokens in eval mode (inspection, parity)
+  prediction,  // nothing else: no map is written and no [B, P, E] copy made, so the differential
+               // attention may run its re-associated form (training, small batches) or, under
+               // NoGrad, its inference kernels (prediction loops)
+};
+
 // The tokens the two attention views read: the forward's first stage (dispa::Dispa::encode).
 // Attribution (analysis/) makes them leaves, scales or masks them and runs the second stage
 // (forward_tokens), so gradients and occlusions act on exactly the tensors the model attends over.
@@ -117,10 +125,16 @@ class Dispa : public Module {
   //                 drug_token and mask of DispaTokens (the other members are left undefined).
   Tensor encode_cells(const Tensor& expression, const Tensor& pathway_gene_indices) const;
   DispaTokens encode_drugs(const Tensor& drug, const Tensor& substructures, const Tensor& mask) const;
-  // with_pathway_tokens = false skips DispaOutputs::pathway_tokens (a [B, P, E] copy made for
-  // inspection only): what prediction loops want.
-  DispaOutputs forward_tokens(const DispaTokens& tokens, bool with_pathway_tokens = true) const;
+  // `wanted` says which outputs besides the prediction to make (ForwardOutputs).
+  DispaOutputs forward_tokens(const DispaTokens& tokens, ForwardOutputs wanted = ForwardOutputs::everything) const;
+  // The prediction alone ([B]), for prediction loops under NoGrad: forward_tokens(encode(inputs),
+  // ForwardOutputs::prediction).
+  Tensor predict(const DispaInputs& inputs) const;
   const DispaConfig& config() const { return config_; }
+  // The substructure FFN over the valid fragment slots only ([N, L, Df], mask [N, L] -> [N, L, E],
+  // times the mask: zero rows where it is 0): GDSC2's drugs fill 929 of their 170 x 17 slots, so the FFN's
+  // two GEMMs (and their backward) shrink about 3x. Dropout draws for the computed rows only.
+  Tensor encode_fragments(const Tensor& substructures, const Tensor& mask) const;
   Generator& dropout_rng() { return dropout_rng_; }
   void set_fused_attention(bool fused);
 

@@ -72,7 +72,7 @@ Tensor FeedForward::forward_gathered(const Tensor& x, const Tensor& index) const
 }
 
 Tensor FeedForward::after_fc1(const Tensor& fc1_out) const {
-  Tensor h = relu(norm.forward(fc1_out));
+  Tensor h = layer_norm_relu(fc1_out, static_cast<int>(norm.weight.ndim()), norm.weight, norm.bias, norm.eps);
   h = dropout_from(h, dropout, is_training(), dropout_rng_);
   return fc2.forward(h);
 }

@@ -69,7 +69,7 @@ std::vector<std::vector<float>> predict_with_run(TrainedRun& run, const Featuriz
       for (size_t i = start; i < std::min(n, start + size_t(batch_size)); ++i) indices.push_back(int64_t(i));
       const Batch batch = make_batch(inputs, indices);
       const std::vector<float> p =
-          model.forward_tokens(model.encode(batch.inputs), false).prediction.to(Device::cpu()).to_vector<float>();
+          model.predict(batch.inputs).to(Device::cpu()).to_vector<float>();
       out[m].insert(out[m].end(), p.begin(), p.end());
       if (progress) progress->update(++done, fmt::format("fold {}", run.fold(m)));
     }

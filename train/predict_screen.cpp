@@ -87,7 +87,8 @@ ScreenStats screen_all_pairs(const std::vector<const Dispa*>& models, const Feat
         t.pathway_tokens = cell_tokens[m];
         t.cell_rows = cell_index;
         t.drug_rows = drug_index;
-        batch.per_model[m] = models[m]->forward_tokens(t, false).prediction.to(Device::cpu()).to_vector<float>();
+        batch.per_model[m] =
+            models[m]->forward_tokens(t, ForwardOutputs::prediction).prediction.to(Device::cpu()).to_vector<float>();
       }
       const int64_t n = int64_t(batch.cells.size());
       stats.pairs += n;

@@ -20,9 +20,11 @@
 namespace dispa::train {
 namespace {
 
-// The statistics of bench/torch_dispa.py's synthetic(): pathway sizes uniform in 5..S with distinct
-// genes, standard-normal expression, 10% dense 0/1 drug fingerprints, 1..L valid fragments of 5%
-// density, standard-normal targets for every (cell, drug) pair.
+// The statistics of bench/torch_dispa.py's synthetic(), which follow GDSC2's: pathway 0 has S
+// genes and the others 5 + ⌊Exp(mean 11.5)⌋ (at most S), distinct genes (GDSC2: 112 KEGG sets of
+// 5..114 genes, 1,897 in all, median 17); 1..10 valid fragments per drug, uniform (GDSC2: 1..12,
+// mean 5.5 of L = 17) of 5% density; standard-normal expression, 10% dense 0/1 drug fingerprints,
+// standard-normal targets for every (cell, drug) pair.
 FeaturizedDataset synthetic_dataset(const StepBenchOptions& o) {
   std::mt19937_64 rng(0);
   std::normal_distribution<float> normal(0.f, 1.f);
@@ -32,7 +34,9 @@ FeaturizedDataset synthetic_dataset(const StepBenchOptions& o) {
   std::vector<int32_t> index(size_t(P * S), -1);
   std::vector<int32_t> genes(static_cast<size_t>(G));
   for (int64_t p = 0; p < P; ++p) {
-    const int64_t n = std::uniform_int_distribution<int64_t>(std::min<int64_t>(5, S), S)(rng);
+    const int64_t n =
+        p == 0 ? S
+               : std::min<int64_t>(S, std::min<int64_t>(5, S) + int64_t(std::exponential_distribution<double>(1 / 11.5)(rng)));
     for (int64_t g = 0; g < G; ++g) genes[size_t(g)] = int32_t(g);
     std::shuffle(genes.begin(), genes.end(), rng);
     for (int64_t s = 0; s < std::min(n, G); ++s) index[size_t(p * S + s)] = genes[size_t(s)];
@@ -42,7 +46,7 @@ FeaturizedDataset synthetic_dataset(const StepBenchOptions& o) {
   for (float& v : expression) v = normal(rng);
   for (float& v : drug) v = unit(rng) < 0.1f ? 1.f : 0.f;
   for (int64_t k = 0; k < o.drugs; ++k) {
-    const int64_t valid = std::uniform_int_distribution<int64_t>(1, L)(rng);
+    const int64_t valid = std::uniform_int_distribution<int64_t>(1, std::min<int64_t>(10, L))(rng);
     for (int64_t l = 0; l < valid; ++l) {
       mask[size_t(k * L + l)] = 1.f;
       for (int64_t j = 0; j < o.drug_dim; ++j)
@@ -146,7 +150,8 @@ std::vector<StepBenchResult> run_step_bench(const StepBenchOptions& o) {
   model.train();
   if (o.time_train) results.push_back(time_steps("train_step", o, [&] {
     const Batch batch = make_batch(data, draw(), o.dedup);
-    const Tensor loss = mse_loss(model.forward(batch.inputs).prediction, batch.target);
+    const Tensor loss =
+        mse_loss(model.forward_tokens(model.encode(batch.inputs), ForwardOutputs::prediction).prediction, batch.target);
     loss.backward();
     optimizer.step();
     optimizer.zero_grad();
@@ -155,7 +160,7 @@ std::vector<StepBenchResult> run_step_bench(const StepBenchOptions& o) {
   const Batch eval_batch = make_batch(data, draw(), o.dedup);  // gathered once, outside the timed region (as the PyTorch script)
   if (o.time_eval) results.push_back(time_steps("eval_forward", o, [&] {
     NoGrad no_grad;
-    model.forward(eval_batch.inputs);
+    model.predict(eval_batch.inputs);
   }));
   if (o.screen || o.screen_baseline) {
     DISPA_CHECK(o.screen_reps >= 1 && o.screen_batch >= 1, "bench-step: need screen reps >= 1 and batch >= 1, got {}, {}",
@@ -179,7 +184,7 @@ std::vector<StepBenchResult> run_step_bench(const StepBenchOptions& o) {
         for (size_t start = 0; start < all.size(); start += size_t(o.screen_batch)) {
           const std::vector<int64_t> idx(all.begin() + int64_t(start),
                                          all.begin() + int64_t(std::min(all.size(), start + size_t(o.screen_batch))));
-          model.forward(make_batch(data, idx).inputs);
+          model.predict(make_batch(data, idx).inputs);
         }
       }));
     }

@@ -32,7 +32,7 @@ std::vector<float> predict_pairs(Dispa& model, const FeaturizedDataset& data, co
   for (size_t start = 0; start < pairs.size(); start += size_t(batch_size)) {
     const size_t end = std::min(pairs.size(), start + size_t(batch_size));
     const Batch batch = make_batch(data, std::vector<int64_t>(pairs.begin() + start, pairs.begin() + end));
-    const std::vector<float> p = model.forward(batch.inputs).prediction.to_vector<float>();
+    const std::vector<float> p = model.predict(batch.inputs).to_vector<float>();
     out.insert(out.end(), p.begin(), p.end());
     fault_point("eval-batch");
   }
@@ -100,7 +100,10 @@ StepAgreement train_step(const TrainingParts& parts, const FeaturizedDataset& da
     for (int64_t position : step.micro[k].positions) idx.push_back(train_pairs[size_t(position)]);
     if (parallel.overlap && k + 1 == step.micro.size()) parallel.buckets->start_overlap();
     const Batch batch = make_batch(data, idx);
-    const Tensor loss = mse_loss(parts.model.forward(batch.inputs).prediction, batch.target);
+    // The prediction alone: no attention maps, so Drug2Path may take its re-associated form.
+    const Tensor prediction =
+        parts.model.forward_tokens(parts.model.encode(batch.inputs), ForwardOutputs::prediction).prediction;
+    const Tensor loss = mse_loss(prediction, batch.target);
     const double scale = step.loss_scale(k);
     local += loss.item() * scale;
     // Scaling the loss (not the gradient) keeps sync BatchNorm's backward all-reduce right (contract 3).

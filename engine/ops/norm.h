@@ -12,6 +12,12 @@ namespace dispa {
 Tensor layer_norm(const Tensor& x, int normalized_ndim, const Tensor& weight, const Tensor& bias,
                   double eps = 1e-5);
 
+// relu(layer_norm(x, ...)). Where no gradient is recorded, on the CPU, one pass writes the relu'd
+// rows (prediction: the FFNs' hidden layer without a second pass over it); otherwise exactly the
+// two ops, with their backward (and the CUDA kernels).
+Tensor layer_norm_relu(const Tensor& x, int normalized_ndim, const Tensor& weight, const Tensor& bias,
+                       double eps = 1e-5);
+
 // x: [..., D]; y = x / sqrt(mean(x²) + eps) * weight (weight [D] or undefined).
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps = 1e-5);
 

@@ -220,6 +220,43 @@ TEST_CASE("row norms: every affine form, f32, matches f64 and does not depend on
   omp_set_num_threads(saved);
 }
 
+TEST_CASE("layer_norm_relu: the fused prediction pass equals relu(layer_norm), and trains as the two ops") {
+  for (const Shape& shape : {Shape{7, 33}, Shape{3, 4, 5}, Shape{1, 512}}) {
+    CAPTURE(shape_str(shape));
+    const int64_t D = shape.back();
+    Tensor x = Tensor::normal(shape, 0.3, 1.0, 5);
+    std::vector<float> xs = x.to_vector<float>();
+    xs[3] = NAN;  // row 0 becomes NaN, relu keeps NaN
+    x = Tensor::from_vector(xs, shape);
+    Tensor w = Tensor::normal({D}, 1.0, 0.2, 6), b = Tensor::normal({D}, 0.0, 0.2, 7);
+    for (bool affine : {true, false}) {
+      CAPTURE(affine);
+      const Tensor wa = affine ? w : Tensor(), ba = affine ? b : Tensor();
+      NoGrad no_grad;
+      const std::vector<float> got = layer_norm_relu(x, 1, wa, ba, 1e-5).to_vector<float>();
+      const std::vector<float> want = relu(layer_norm(x, 1, wa, ba, 1e-5)).to_vector<float>();
+      REQUIRE(got.size() == want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        CAPTURE(i);
+        if (std::isnan(want[i])) CHECK(std::isnan(got[i]));
+        else CHECK(got[i] == want[i]);
+      }
+    }
+  }
+  // With a gradient wanted it is the composite: same values and gradients.
+  Tensor x = Tensor::normal({6, 9}, 0.1, 1.0, 8), w = Tensor::normal({9}, 1.0, 0.2, 9);
+  x.set_requires_grad();
+  w.set_requires_grad();
+  const Tensor up = Tensor::normal({6, 9}, 0, 1, 10);
+  sum_all(layer_norm_relu(x, 1, w, Tensor(), 1e-5) * up).backward();
+  const Tensor gx = x.grad().clone(), gw = w.grad().clone();
+  x.zero_grad();
+  w.zero_grad();
+  sum_all(relu(layer_norm(x, 1, w, Tensor(), 1e-5)) * up).backward();
+  CHECK_CLOSE_TENSOR(gx, x.grad(), 0.0, 0.0);
+  CHECK_CLOSE_TENSOR(gw, w.grad(), 0.0, 0.0);
+}
+
 TEST_CASE("norms: errors name the op and the shapes") {
   Tensor x = Tensor::zeros({2, 3, 4});
   CHECK_THROWS_WITH_AS(layer_norm(x, 1, Tensor::ones({3}), Tensor()),

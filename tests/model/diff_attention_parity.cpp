@@ -1,12 +1,18 @@
 // CPU vs CUDA parity of the fused differential cross-attention (label gpu): forward output and
 // map, and all five gradients, in f32, at edge shapes and the model's own shapes (Path2Sub:
 // Lq = 94 pathways, Lk = 17 substructures with a mask; Drug2Path: Lq = 1, Lk = 300; H = 4, D = 24).
+// diff_attention_inference: the CUDA reference composition against the CPU kernels.
 // Tolerances: output and map 2e-5 abs + 1e-4 rel (fp32 with different summation orders: warp
 // trees vs sequential loops); dq, dk, dv 1e-4 abs + 1e-3 rel; dλ and dweight, sums over every
 // row of the batch, 1e-3 abs + 1e-3 rel. NaN or Inf anywhere fails (close.h compares !(err <= tol)).
 #include <doctest/doctest.h>
 
+#include <tuple>
+
+#include "engine/autograd.h"
+#include "engine/ops/gather.h"
 #include "model/diff_attention.h"
+#include "model/diff_attention_inference.h"
 #include "tests/model/diff_attention_reference.h"
 #include "tests/support/gradcheck.h"
 #include "tests/support/close.h"
@@ -78,4 +84,34 @@ TEST_CASE("gpu parity: diff_attention rejects 2D > 256 on the GPU") {
   auto t = test::to_tensors(c, Device::cuda(), false);
   CHECK_THROWS_WITH_AS(diff_attention(t.q, t.k, t.v, t.mask, t.lambda, 0.2, t.weight, 1),
                        doctest::Contains("CUDA kernels take 2D <= 256, got 2D = 258"), Error);
+}
+
+// The inference form on the GPU runs the reference composition (gather_rows + the CUDA kernels +
+// mean); on the CPU its own kernels. Row maps with repeats, pooled and per row, Path2Sub's and
+// Drug2Path's shapes.
+TEST_CASE("gpu parity: diff_attention_inference (CUDA reference vs CPU kernels)") {
+  NoGrad no_grad;
+  for (const auto& [nq, nk, B, lq, lk, mask_kind] :
+       {std::tuple{5, 7, 12, 112, 17, 1}, std::tuple{7, 5, 9, 1, 112, 0}, std::tuple{3, 4, 6, 17, 17, 3}}) {
+    CAPTURE(lq); CAPTURE(lk);
+    const auto queries = test::make_diff_attention_case<float>(nq, lq, 1, 4, 24, 40 + uint32_t(lq));
+    const auto keys = test::make_diff_attention_case<float>(nk, 1, lk, 4, 24, 50 + uint32_t(lk), mask_kind);
+    std::vector<int32_t> qr, kr;
+    for (int b = 0; b < B; ++b) qr.push_back(b * 3 % nq), kr.push_back(b * 5 % nk);
+    for (bool pool : {true, false}) {
+      CAPTURE(pool);
+      auto run = [&](Device d) {
+        const Tensor q = Tensor::from_vector(queries.q, {nq, lq, queries.width()}, d);
+        const Tensor k = Tensor::from_vector(keys.k, {nk, lk, keys.width()}, d);
+        const Tensor v = Tensor::from_vector(keys.v, {nk, lk, keys.width()}, d);
+        const Tensor q_rows = Tensor::from_vector(qr, {B}, d), kv_rows = Tensor::from_vector(kr, {B}, d);
+        const Tensor mask = keys.mask.empty() ? Tensor() : gather_rows(Tensor::from_vector(keys.mask, {nk, lk}, d), kv_rows);
+        const Tensor lambda = Tensor::from_vector(std::vector<float>{0.35f}, {}, d);
+        const Tensor weight = Tensor::from_vector(keys.weight, {48}, d);
+        return diff_attention_inference(q, k, v, mask, lambda, 0.2, weight, 4, 1e-5, q_rows, kv_rows, pool)
+            .to(Device::cpu());
+      };
+      CHECK_CLOSE_TENSOR(run(Device::cuda()), run(Device::cpu()), 2e-5, 1e-4);
+    }
+  }
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/autograd.h"
+#include "engine/cpu_features.h"
 #include "model/diff_attention.h"
 #include "tests/model/diff_attention_reference.h"
 #include "tests/support/gradcheck.h"
@@ -67,6 +68,38 @@ TEST_CASE("diff_attention: f32 forward matches the f64 reference within 2e-5 + 1
     const DiffAttentionResult got = run(cf);
     CHECK_CLOSE_VALUES(got.output.to_f64_vector(), want.y, 2e-5, 1e-4);
     CHECK_CLOSE_VALUES(got.attention.to_f64_vector(), want.attn, 1e-6, 1e-5);
+  }
+}
+
+TEST_CASE("diff_attention: f32 forward and backward at every CPU level match the f64 op") {
+  uint32_t seed = 300;
+  for (const ShapeCase& s : kShapes) {
+    CAPTURE(s.lq); CAPTURE(s.lk); CAPTURE(s.heads); CAPTURE(s.head_dim); CAPTURE(s.mask_kind);
+    const auto c = test::convert_case<double>(
+        test::convert_case<float>(make_diff_attention_case<double>(s.batch, s.lq, s.lk, s.heads, s.head_dim, seed++,
+                                                                   s.mask_kind)));
+    const std::vector<double> dy = make_diff_attention_case<double>(s.batch, s.lq, 1, s.heads, s.head_dim, seed++).q;
+    auto grads = [&](auto precision_tag) {
+      using T = decltype(precision_tag);
+      const auto cc = test::convert_case<T>(c);
+      auto t = test::to_tensors(cc, Device::cpu(), true);
+      const DiffAttentionResult r =
+          diff_attention(t.q, t.k, t.v, t.mask, t.lambda, double(cc.lambda_init), t.weight, cc.heads, double(cc.eps));
+      test::backward_with(r.output, Tensor::from_vector(std::vector<T>(dy.begin(), dy.end()), cc.q_shape()));
+      return std::vector<Tensor>{r.output, r.attention, t.q.grad(), t.k.grad(), t.v.grad(), t.lambda.grad(),
+                                 t.weight.grad()};
+    };
+    const std::vector<Tensor> want = grads(double{});
+    for (CpuLevel level : runnable_cpu_levels()) {
+      ScopedCpuLevel scoped(level);
+      CAPTURE(std::string(cpu_level_name(level)));
+      const std::vector<Tensor> got = grads(float{});
+      const double atol[] = {2e-5, 1e-6, 1e-4, 1e-4, 1e-4, 1e-3, 1e-3};
+      for (size_t i = 0; i < want.size(); ++i) {
+        CAPTURE(i);
+        CHECK_CLOSE_VALUES(got[i].to_f64_vector(), want[i].to_f64_vector(), atol[i], 1e-3);
+      }
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // De-duplicated batches (cell_rows / drug_rows) must give exactly the computation of the expanded
 // batch: same predictions and attention maps in eval mode, same parameter gradients in training
-// mode (dropout off, since masks are drawn per computed row).
+// mode (dropout off, since masks are drawn per computed row); and the prediction-only forward
+// (Dispa::predict) matches both.
 #include <doctest/doctest.h>
 
 #include "engine/autograd.h"
@@ -59,6 +60,15 @@ TEST_CASE("dispa: de-duplicated batches match the expanded batch (outputs and gr
       CHECK_CLOSE_TENSOR(a.path2sub_attention, b.path2sub_attention, 1e-6, 1e-5);
       CHECK_CLOSE_TENSOR(a.drug2path_attention, b.drug2path_attention, 1e-6, 1e-5);
       CHECK_CLOSE_TENSOR(a.pathway_tokens, b.pathway_tokens, 1e-6, 1e-5);
+      // The prediction-only forward (differential: the inference kernels, reading the distinct
+      // rows through the row maps) gives the same prediction and leaves the maps out.
+      for (const DispaInputs* in : {&dedup, &expanded}) {
+        const DispaOutputs p = model.forward_tokens(model.encode(*in), ForwardOutputs::prediction);
+        CHECK_CLOSE_TENSOR(p.prediction, a.prediction, 2e-6, 2e-5);
+        CHECK(!p.path2sub_attention.defined());
+        CHECK(!p.pathway_tokens.defined());
+        CHECK_CLOSE_TENSOR(model.predict(*in), a.prediction, 2e-6, 2e-5);
+      }
     }
     model.train();
     std::map<std::string, Tensor> grads_dedup;
@@ -66,6 +76,13 @@ TEST_CASE("dispa: de-duplicated batches match the expanded batch (outputs and gr
     for (auto& [name, p] : model.named_parameters()) grads_dedup[name] = p.grad().clone();
     model.zero_grad();
     mse_loss(model.forward(expanded).prediction, target).backward();
+    for (auto& [name, p] : model.named_parameters()) {
+      CAPTURE(name);
+      CHECK_CLOSE_TENSOR(p.grad(), grads_dedup.at(name), 1e-6, 1e-4);
+    }
+    model.zero_grad();
+    // Training through the prediction-only forward (what the trainer runs) gives the same gradients.
+    mse_loss(model.forward_tokens(model.encode(dedup), ForwardOutputs::prediction).prediction, target).backward();
     for (auto& [name, p] : model.named_parameters()) {
       CAPTURE(name);
       CHECK_CLOSE_TENSOR(p.grad(), grads_dedup.at(name), 1e-6, 1e-4);

@@ -97,7 +97,9 @@ struct StepResult {
 
 // Three training steps (dropout on) with SGD + momentum; records the first step's outputs and gradients and
 // the parameters at the end, all copied to the host.
-StepResult train_three_steps(const std::string& attention, Device device) {
+// prediction_only: the forward the trainer runs (ForwardOutputs::prediction: Drug2Path may take its
+// re-associated form), else forward() with the maps.
+StepResult train_three_steps(const std::string& attention, Device device, bool prediction_only = false) {
   const DispaConfig c = mid_config(attention);
   Dispa model(c, 5);
   model.to(device);
@@ -107,7 +109,9 @@ StepResult train_three_steps(const std::string& attention, Device device) {
   StepResult r;
   for (int step = 0; step < 3; ++step) {
     sgd.zero_grad();
-    const DispaOutputs out = model.forward(batch.inputs);
+    const DispaOutputs out = prediction_only
+                                 ? model.forward_tokens(model.encode(batch.inputs), ForwardOutputs::prediction)
+                                 : model.forward(batch.inputs);
     const Tensor loss = mse_loss(out.prediction, batch.target);
     loss.backward();
     if (step == 0) {
@@ -146,3 +150,26 @@ TEST_CASE("gpu parity: DiSPA training steps with dropout match the CPU (differen
 }
 
 }  // namespace
+
+TEST_CASE("gpu parity: prediction-only forwards (inference kernels, re-associated Drug2Path) match the CPU") {
+  for (const std::string attention : {"differential", "vanilla"}) {
+    CAPTURE(attention);
+    const StepResult cpu = train_three_steps(attention, Device::cpu(), true);
+    const StepResult gpu = train_three_steps(attention, Device::cuda(), true);
+    CHECK_CLOSE_TENSOR(gpu.first_prediction, cpu.first_prediction, 1e-5, 1e-3);
+    for (const auto& [name, p] : cpu.final_params) {
+      CAPTURE(name);
+      CHECK_CLOSE_TENSOR(gpu.final_params.at(name), p, 1e-5, 1e-4);
+    }
+    // Eval: Dispa::predict (CPU: the inference kernels; CUDA: the reference composition).
+    const DispaConfig c = mid_config(attention);
+    auto predict_on = [&](Device device) {
+      Dispa model(c, 9);
+      model.to(device);
+      model.eval();
+      NoGrad no_grad;
+      return model.predict(mid_batch(c, device).inputs).to(Device::cpu());
+    };
+    CHECK_CLOSE_TENSOR(predict_on(Device::cuda()), predict_on(Device::cpu()), 1e-5, 1e-4);
+  }
+}

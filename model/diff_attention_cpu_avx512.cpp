@@ -1,0 +1,14 @@
+// The fused differential attention's CPU loops (diff_attention_cpu_body.h) at the avx512 level
+// (compiled with the level's flags: model/CMakeLists.txt).
+#define DISPA_DIFF_CPU_LEVEL avx512
+#include "model/diff_attention_cpu_body.h"
+
+namespace dispa::diff_cpu {
+void forward_avx512(const CpuArgs<float>& x, float* a1, float* a2, float* attn, float* y, float* s1, float* s2) {
+  avx512::forward_cpu(x, a1, a2, attn, y, s1, s2);
+}
+void backward_avx512(const CpuArgs<float>& x, const float* a1, const float* a2, const float* dy,
+                  const CpuGrads<float>& g) {
+  avx512::backward_cpu(x, a1, a2, dy, g);
+}
+}  // namespace dispa::diff_cpu
