@@ -1,7 +1,8 @@
 // Pathway index tensors for the model: each gene set is intersected with the genes (columns) of an
 // expression matrix, too-small sets are dropped, too-large ones dropped or truncated, and the kept
 // sets become a [P, S] i32 tensor of expression columns padded with -1 (S = largest kept set).
-// The model gathers its [B, P, S] input from the [B, G] expression with engine gather_columns().
+// The model reads it through engine gathered_linear() (its gene FFN's first layer over the valid slots
+// only; gather_columns() builds the padded [B, P, S] input where one is wanted).
 // Selection follows R's GSVA (filterGeneSets): a set is kept iff min_size <= |set ∩ genes| <=
 // max_size, in GMT order; members keep their GMT order.
 #pragma once
