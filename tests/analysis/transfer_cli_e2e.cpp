@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/cli.h"
 #include "tests/support/shared_data.h"
 
 namespace fs = std::filesystem;
@@ -17,29 +18,14 @@ namespace fs = std::filesystem;
 namespace {
 
 const fs::path& work_dir() {
-  static const fs::path dir = [] {
-    const fs::path d = fs::path(DISPA_BINARY_DIR) / "test_tmp" / "transfer_cli_e2e";
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-  }();
+  static const fs::path dir = dispa::test::fresh_work_dir("transfer_cli_e2e");
   return dir;
 }
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using dispa::test::read_text;
 
-int run_dispa(const std::string& args, std::string& err) {
-  const fs::path err_file = work_dir() / "stderr.txt";
-  const std::string cmd = fmt::format("OMP_NUM_THREADS=1 '{}' {} 2> '{}' > /dev/null", DISPA_TOOL, args, err_file.string());
-  const int status = std::system(cmd.c_str());
-  err = read_text(err_file);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+// The binary with OMP_NUM_THREADS=1: exit status, stderr in `err`.
+int run_dispa(const std::string& args, std::string& err) { return dispa::test::run_dispa(work_dir(), args, err); }
 
 }  // namespace
 
