@@ -5,7 +5,6 @@
 // (1.8-compatible default, as h5py and Cell Ranger write, and the latest). Text seeds are written
 // by hand. Run from the repository root: build-fuzz/fuzz/make_seeds fuzz/seeds
 // (HDF5 files carry object times, so a rerun changes their bytes, not their content).
-#include <zlib.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +15,7 @@
 
 #include "fuzz/tenx_split.h"
 #include "tests/bio/hdf5_writer.h"
+#include "tests/support/gzip.h"
 
 namespace fs = std::filesystem;
 using dispa::test::Hdf5Writer;
@@ -28,19 +28,8 @@ const std::vector<std::string> kIds = {"ENSG1", "ENSG2", "ENSG3"};
 // (feature, cell, value), sorted by cell then feature; cell 1 has no counts.
 const std::vector<std::tuple<int, int, float>> kEntries = {{0, 0, 1}, {2, 0, 4}, {1, 2, 2}, {0, 3, 3}, {1, 3, 5}, {2, 3, 6}};
 
-std::string gzip(const std::string& text) {
-  z_stream z{};
-  deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, uLong(text.size())) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  z.avail_in = uInt(text.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = uInt(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
+// Level 9, as the seeds were first written (the bytes of the committed seeds stay the same).
+std::string gzip(const std::string& text) { return dispa::test::gzip_compress(text, 9); }
 
 void write(const fs::path& p, const std::string& bytes) {
   fs::create_directories(p.parent_path());

@@ -4,7 +4,6 @@
 // streamed whole in three batch sizes). Then the differential check: every plain part is gzipped
 // here and the folder read again; compression must change nothing, neither the counts nor the
 // error message (the compressed path reads through zlib in chunks, the plain one directly).
-#include <zlib.h>
 
 #include <array>
 #include <optional>
@@ -14,6 +13,7 @@
 #include "fuzz/count_checks.h"
 #include "fuzz/fuzz_target.h"
 #include "fuzz/tenx_split.h"
+#include "tests/support/gzip.h"
 
 namespace {
 
@@ -21,20 +21,8 @@ using dispa::bio::CountBatch;
 
 bool is_gzip(std::string_view s) { return s.size() >= 2 && uint8_t(s[0]) == 0x1f && uint8_t(s[1]) == 0x8b; }
 
-std::string gzip(std::string_view text) {
-  z_stream z{};
-  if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) throw std::runtime_error("deflateInit2");
-  std::string out(deflateBound(&z, uLong(text.size())) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  z.avail_in = uInt(text.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = uInt(out.size());
-  const int rc = deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate did not finish");
-  return out;
-}
+// Level 1: the fastest, the differential check only needs a valid member.
+std::string gzip(std::string_view text) { return dispa::test::gzip_compress(text, 1); }
 
 // What reading a folder gave: the error message, or barcodes, features and all counts.
 struct Outcome {

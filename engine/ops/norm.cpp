@@ -162,6 +162,7 @@ void row_norm_backward_cpu(const T* x, const T* w, const T* mean, const T* rstd,
   chunks = std::max<int64_t>(1, std::min(chunks, rows));
   std::vector<double> dw_part(params ? size_t(chunks * D) : 0, 0.0), db_part(dw_part.size(), 0.0);
   auto run = [&](auto has_w, auto with_params) {
+    const T* weight = w;  // a local of this lambda: clang 14 rejects the nested lambda naming w itself
 #pragma omp parallel for schedule(static) if (rows * D > 16384)
     for (int64_t c = 0; c < chunks; ++c) {
       double* dw_c = with_params ? dw_part.data() + c * D : nullptr;
@@ -176,7 +177,7 @@ void row_norm_backward_cpu(const T* x, const T* w, const T* mean, const T* rstd,
         }
         const T m = centered ? mean[r] : T(0), rs = rstd[r];
         auto xhat = [&](int64_t d) -> T { return (xr[d] - m) * rs; };
-        auto g = [&](int64_t d) -> T { return gr[d] * param_or<has_w.value>(w, d, T(1)); };
+        auto g = [&](int64_t d) -> T { return gr[d] * param_or<has_w.value>(weight, d, T(1)); };
         double sum_g, sum_g_xhat;
         lane_sum2(
             D, [&](int64_t d) { return double(g(d)); }, [&](int64_t d) { return double(g(d) * xhat(d)); }, sum_g,
