@@ -27,6 +27,8 @@
 
 using namespace dispa;
 
+using dispa::test::relative_error;
+
 namespace {
 
 dist::Communicator& world() {
@@ -50,16 +52,6 @@ std::string model_bytes_hash(const Module& m) {
     bytes.append(static_cast<const char*>(host.raw_data()), host.nbytes());
   }
   return std::to_string(dist::fnv1a64(bytes));
-}
-
-double relative_error(const Tensor& got, const Tensor& want) {
-  const std::vector<double> g = got.to_f64_vector(), w = want.to_f64_vector();
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < g.size(); ++i) {
-    diff += (g[i] - w[i]) * (g[i] - w[i]);
-    norm += w[i] * w[i];
-  }
-  return std::sqrt(diff) / std::max(std::sqrt(norm), 1e-30);
 }
 
 // This rank's rows of a [N, ...] tensor.

@@ -9,9 +9,12 @@
 #include <fmt/format.h>
 
 #include "tests/dist/tiny_dispa.h"
+#include "tests/support/close.h"
 #include "train/trainer.h"
 
 using namespace dispa;
+
+using dispa::test::relative_error;
 
 namespace {
 
@@ -29,16 +32,6 @@ train::FeaturizedDataset tiny_dataset(const test::TinyPairs& t) {
   const std::vector<float> y = t.targets.to_vector<float>();
   for (int64_t p = 0; p < 45; ++p) d.pairs.push_back({int32_t(p / 5), int32_t(p % 5), y[size_t(p)]});
   return d;
-}
-
-double relative_error(const Tensor& got, const Tensor& want) {
-  const std::vector<double> g = got.to_f64_vector(), w = want.to_f64_vector();
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < g.size(); ++i) {
-    diff += (g[i] - w[i]) * (g[i] - w[i]);
-    norm += w[i] * w[i];
-  }
-  return std::sqrt(diff) / std::max(std::sqrt(norm), 1e-30);
 }
 
 }  // namespace

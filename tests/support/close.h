@@ -1,6 +1,7 @@
 // Closeness checks that fail on NaN/Inf: the comparison is written !(err <= tol) so NaN lands on
 // the failing side, and the message gives the index, both values and the tolerance.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -43,6 +44,18 @@ inline bool all_finite(const Tensor& t) {
   for (double x : t.to_f64_vector())
     if (!std::isfinite(x)) return false;
   return true;
+}
+
+// ‖got − want‖₂ / ‖want‖₂ over all elements (the denominator floored at 1e-30): one number for
+// tensors that agree only as a whole, e.g. gradients summed in another order across ranks.
+inline double relative_error(const Tensor& got, const Tensor& want) {
+  const std::vector<double> g = got.to_f64_vector(), w = want.to_f64_vector();
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    diff += (g[i] - w[i]) * (g[i] - w[i]);
+    norm += w[i] * w[i];
+  }
+  return std::sqrt(diff) / std::max(std::sqrt(norm), 1e-30);
 }
 
 inline std::string compare_tensors(const Tensor& got, const Tensor& want, Tolerance tol) {
