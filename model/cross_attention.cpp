@@ -101,16 +101,17 @@ Tensor CrossAttention::project_out(const Tensor& heads_output, bool pool_queries
 AttentionOutput CrossAttention::forward(const Tensor& queries, const Tensor& keys_values, const Tensor& key_mask,
                                         const Tensor& query_rows, const Tensor& kv_rows, bool pool_queries,
                                         bool with_map) const {
-  if (kind == AttentionKind::differential && use_fused && !with_map && !capture &&
-      reassociation_pays(query_rows.defined() ? query_rows.numel() : queries.dim(0), keys_values.dim(0),
-                         queries.dim(1), keys_values.dim(1), keys_values.dim(2)))
-    return forward_reassociated(queries, keys_values, key_mask, query_rows, kv_rows, pool_queries);
-  if (kind == AttentionKind::differential && use_fused && !with_map && !capture && !grad_enabled()) {
-    // Projections of the distinct rows only; the kernels read them through the row maps.
-    const Tensor y = diff_attention_inference(q_proj.forward(queries), k_proj.forward(keys_values),
-                                              v_proj.forward(keys_values), key_mask, lambda(), lambda_init,
-                                              subln.weight, heads, rms_eps, query_rows, kv_rows, pool_queries);
-    return {out_proj.forward(y), Tensor()};
+  if (kind == AttentionKind::differential && use_fused && !with_map && !capture) {
+    if (reassociation_pays(query_rows.defined() ? query_rows.numel() : queries.dim(0), keys_values.dim(0),
+                           queries.dim(1), keys_values.dim(1), keys_values.dim(2)))
+      return forward_reassociated(queries, keys_values, key_mask, query_rows, kv_rows, pool_queries);
+    if (!grad_enabled()) {
+      // Projections of the distinct rows only; the kernels read them through the row maps.
+      const Tensor y = diff_attention_inference(q_proj.forward(queries), k_proj.forward(keys_values),
+                                                v_proj.forward(keys_values), key_mask, lambda(), lambda_init,
+                                                subln.weight, heads, rms_eps, query_rows, kv_rows, pool_queries);
+      return {out_proj.forward(y), Tensor()};
+    }
   }
   if (kind != AttentionKind::differential || !use_fused) {
     AttentionOutput out = forward_unfused(queries, keys_values, key_mask, query_rows, kv_rows, pool_queries);
